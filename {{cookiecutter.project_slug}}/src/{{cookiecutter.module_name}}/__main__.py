@@ -1,0 +1,8 @@
+"""Allow `python -m {{ cookiecutter.module_name }}`."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The command line: one entry point for every stage (`{{ cookiecutter.module_name }} --help`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Project, load_project
+from .errors import UserError
+
+app = typer.Typer(
+    help="{{ cookiecutter.project_name }}: data → train → evaluate, tracked in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Path to config.yaml (default: configs/config.yaml found from here)."),
+]
+
+
+@contextmanager
+def step(title: str) -> Iterator[None]:
+    """Show a spinner while a stage runs and its duration when it ends."""
+    started = time.perf_counter()
+    with console.status(f"{title}…"):
+        yield
+    console.print(f"[green]✓[/green] {title} ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+def data(config: ConfigOption = None) -> None:
+    """Load, clean, validate and split the data into data/processed/."""
+    run_data(load_project(config))
+
+
+@app.command()
+def train(config: ConfigOption = None) -> None:
+    """Fit the dummy baseline and the model, cross-validate, log to MLflow, export models/."""
+    run_train(load_project(config))
+
+
+@app.command()
+def evaluate(config: ConfigOption = None) -> None:
+    """Score baseline and model on held-out data; write reports/metrics.json and figures."""
+    run_evaluate(load_project(config))
+
+
+@app.command()
+def pipeline(config: ConfigOption = None) -> None:
+    """Run data → train → evaluate in one process."""
+    project = load_project(config)
+    run_data(project)
+    run_train(project)
+    run_evaluate(project)
+
+
+def run_data(project: Project) -> None:
+    from .data import prepare_data
+
+    with step("data"):
+        summary = prepare_data(project)
+    console.print(
+        f"  {summary.rows_raw} rows → {summary.rows_train} train / {summary.rows_test} test, "
+        f"{summary.features} features, {summary.duplicates} duplicates dropped, "
+        f"{summary.rows_quarantined} rows quarantined"
+    )
+    if summary.rows_quarantined:
+        console.print(f"  quarantined rows and reasons: {project.quarantine_dir / 'quarantine.csv'}")
+    for column, reason in summary.ignored.items():
+        console.print(f"  [yellow]note[/yellow]: column '{column}' {reason}")
+
+
+def run_train(project: Project) -> None:
+    from .train import train_model
+
+    with step(f"train ({project.config.model.family})"):
+        result, metadata = train_model(project)
+    table = Table(title=f"Cross-validation, {result.folds} folds (mean ± std)")
+    table.add_column("metric")
+    table.add_column("baseline", justify="right")
+    table.add_column("model", justify="right")
+    for metric, stats in result.cv["model"].items():
+        base = result.cv["baseline"][metric]
+        table.add_row(metric, f"{base['mean']:.4f} ± {base['std']:.4f}", f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+    console.print(table)
+    console.print(f"  model {metadata['version']} → {project.models_dir}, MLflow run {metadata['mlflow_run_id']}")
+
+
+def run_evaluate(project: Project) -> None:
+    from .evaluate import evaluate_model
+
+    with step("evaluate"):
+        report = evaluate_model(project)
+    table = Table(title=f"Held-out metrics ({report['n_test']} rows)")
+    table.add_column("metric")
+    table.add_column("baseline", justify="right")
+    table.add_column("model", justify="right")
+    for metric, value in report["model"].items():
+        marker = " ←" if metric == report["primary_metric"] else ""
+        table.add_row(metric + marker, f"{report['baseline'][metric]:.4f}", f"{value:.4f}")
+    console.print(table)
+    primary = report["primary_metric"]
+    verdict = "beats" if report["beats_baseline"] else "[red]does not beat[/red]"
+    console.print(f"  the model {verdict} the dummy baseline on {primary}; reports in {project.reports_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; print a user mistake as one line and return 1 instead of a traceback."""
+    try:
+        app(args=argv, prog_name="{{ cookiecutter.module_name }}", standalone_mode=False)
+    except UserError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        console.print("aborted")
+        return 130
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

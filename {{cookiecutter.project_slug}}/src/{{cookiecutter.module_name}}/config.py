@@ -1,0 +1,205 @@
+"""Load and validate configs/config.yaml: the one file a user edits."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+CONFIG_RELATIVE_PATH = Path("configs") / "config.yaml"
+CONFIG_ENV_VAR = "{{ cookiecutter.module_name | upper }}_CONFIG"
+BUNDLED_SOURCES = ("penguins", "breast_cancer", "diabetes")
+
+
+class StrictModel(BaseModel):
+    """A frozen config section that refuses unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(StrictModel):
+    source: Literal["penguins", "breast_cancer", "diabetes", "csv"]
+    path: str | None = None
+    target: str
+    task: Literal["classification", "regression"]
+    drop_columns: list[str] = []
+    id_columns: list[str] = []
+    sensitive_columns: list[str] = []
+    csv_separator: str | None = None
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> DataConfig:
+        if self.source == "csv" and not self.path:
+            raise ValueError("data.source is 'csv' but data.path is empty — set data.path")
+        return self
+
+
+class SplitConfig(StrictModel):
+    test_size: float = Field(0.2, gt=0.0, lt=0.9)
+    seed: int = 42
+    stratify: bool = True
+
+
+class ModelConfig(StrictModel):
+    family: Literal["linear", "random_forest", "gradient_boosting"] = "linear"
+    params: dict[str, Any] = {}
+
+
+class FeaturesConfig(StrictModel):
+    max_categories: int = Field(30, ge=2, le=1000)
+
+
+class CVConfig(StrictModel):
+    folds: int = Field(5, ge=2, le=20)
+
+
+class TrackingConfig(StrictModel):
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = Field(min_length=1)
+
+
+class EvaluationConfig(StrictModel):
+    primary_metric: str | None = None
+
+
+class PathsConfig(StrictModel):
+    data_dir: str = "data"
+    models_dir: str = "models"
+    reports_dir: str = "reports"
+
+
+class Config(StrictModel):
+    project_name: str
+    project_slug: str = Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    model: ModelConfig = ModelConfig()
+    cv: CVConfig = CVConfig()
+    tracking: TrackingConfig
+    evaluation: EvaluationConfig = EvaluationConfig()
+    paths: PathsConfig = PathsConfig()
+
+    @field_validator("project_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("project_name must not be empty")
+        return value
+
+
+@dataclass(frozen=True)
+class Project:
+    """A validated config together with the folder its relative paths start from."""
+
+    config: Config
+    root: Path
+    config_path: Path
+
+    def path(self, relative: str | Path) -> Path:
+        return (self.root / relative).resolve()
+
+    @property
+    def processed_dir(self) -> Path:
+        return self.path(self.config.paths.data_dir) / "processed"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.path(self.config.paths.data_dir) / "quarantine"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path(self.config.paths.models_dir)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.path(self.config.paths.reports_dir)
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.reports_dir / "figures"
+
+    @property
+    def tracking_uri(self) -> str:
+        """Return the tracking URI with a relative SQLite path anchored at the project root."""
+        uri = self.config.tracking.uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str(self.path(uri[len(prefix) :]))
+        return uri
+
+
+def find_config(start: Path | None = None) -> Path:
+    """Find configs/config.yaml in the given folder or its parents (or from the env var)."""
+    if env_path := os.environ.get(CONFIG_ENV_VAR):
+        return Path(env_path)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_RELATIVE_PATH).is_file():
+            return folder / CONFIG_RELATIVE_PATH
+    raise ConfigError(
+        f"No {CONFIG_RELATIVE_PATH} in {here} or its parents — run from the project folder "
+        "or pass --config PATH."
+    )
+
+
+def load_project(config_path: Path | None = None) -> Project:
+    """Read, validate and anchor the config; raise ConfigError with the key and the fix."""
+    path = Path(config_path) if config_path else find_config()
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist — pass the path to config.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where} — check indentation and quotes.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (data:, model:, ...).")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_error(exc, raw)}") from None
+    root = path.resolve().parent
+    if root.name == CONFIG_RELATIVE_PATH.parent.name:
+        root = root.parent
+    return Project(config=config, root=root, config_path=path.resolve())
+
+
+def describe_error(exc: ValidationError, raw: dict[str, Any]) -> str:
+    """Turn the first pydantic error into 'key path: problem — fix'."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(Config, loc[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+        return f"unknown key '{key}' — {hint}"
+    if error["type"] == "missing":
+        return f"missing key '{key}' — add it (see the comments in the default config.yaml)"
+    if error["type"] == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"{key} = {error['input']!r} is not allowed — use one of: {allowed}"
+    message = error["msg"].removeprefix("Value error, ")
+    if loc:
+        return f"{key} = {error.get('input')!r}: {message}"
+    return message
+
+
+def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model

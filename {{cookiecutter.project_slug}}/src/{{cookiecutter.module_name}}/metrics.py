@@ -1,0 +1,63 @@
+"""Metric definitions shared by cross-validation and held-out evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+CLASSIFICATION = {"accuracy": True, "balanced_accuracy": True, "f1_macro": True, "roc_auc": True, "log_loss": False}
+REGRESSION = {"mae": False, "rmse": False, "r2": True}
+DEFAULT_PRIMARY = {"classification": "f1_macro", "regression": "rmse"}
+
+
+def metric_directions(task: str) -> dict[str, bool]:
+    """Return metric name → True when greater is better."""
+    return CLASSIFICATION if task == "classification" else REGRESSION
+
+
+def primary_metric(task: str, configured: str | None) -> str:
+    return configured or DEFAULT_PRIMARY[task]
+
+
+def compute_metrics(task: str, y_true, y_pred, proba=None, classes=None) -> dict[str, float]:
+    """Score predictions; probabilities (columns ordered as classes) feed ROC AUC and log loss."""
+    from sklearn import metrics as m
+
+    if task == "regression":
+        return {
+            "mae": float(m.mean_absolute_error(y_true, y_pred)),
+            "rmse": float(m.root_mean_squared_error(y_true, y_pred)),
+            "r2": float(m.r2_score(y_true, y_pred)),
+        }
+    scores = {
+        "accuracy": float(m.accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(m.balanced_accuracy_score(y_true, y_pred)),
+        "f1_macro": float(m.f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)),
+        "roc_auc": math.nan,
+        "log_loss": math.nan,
+    }
+    if proba is not None:
+        proba = np.clip(np.asarray(proba, dtype=float), 1e-15, 1.0)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        scores["log_loss"] = float(m.log_loss(y_true, proba, labels=classes))
+        if len(set(y_true)) > 1:
+            scores["roc_auc"] = float(_roc_auc(m, y_true, proba, classes))
+    return scores
+
+
+def _roc_auc(m, y_true, proba, classes) -> float:
+    if len(classes) == 2:
+        return m.roc_auc_score(np.asarray(y_true) == classes[1], proba[:, 1])
+    present = sorted(set(y_true))
+    if len(present) < len(classes):
+        return math.nan
+    return m.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+
+
+def beats(task: str, metric: str, candidate: float, reference: float, margin: float = 0.0) -> bool:
+    """True when candidate is better than reference by more than margin on this metric."""
+    if math.isnan(candidate) or math.isnan(reference):
+        return False
+    greater = metric_directions(task)[metric]
+    return candidate > reference + margin if greater else candidate < reference - margin

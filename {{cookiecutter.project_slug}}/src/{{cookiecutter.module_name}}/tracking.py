@@ -1,0 +1,119 @@
+"""MLflow: one run per training, with params, CV metrics, dataset, environment and model."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import Project
+from .model_io import TRUSTED_TYPES
+from .schema import Contract
+
+TRACKED_PACKAGES = ("scikit-learn", "numpy", "pandas", "skops", "mlflow", "pandera")
+MODEL_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
+
+
+def connect(project: Project) -> str:
+    """Point MLflow at the project's store and return the experiment id (created if needed)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(project.tracking_uri)
+    name = project.config.tracking.experiment
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = (project.root / "mlruns").as_uri() if project.tracking_uri.startswith("sqlite") else None
+    return mlflow.create_experiment(name, artifact_location=artifacts)
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested config sections into dotted keys: {'data': {'task': ..}} → {'data.task': ..}."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_state(root: Path) -> dict[str, str]:
+    """Return the commit and dirty flag of the project's git checkout, when there is one."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    if sha.returncode != 0:
+        return {}
+    return {"git_sha": sha.stdout.strip(), "git_dirty": str(bool(status.stdout.strip())).lower()}
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def log_training(project: Project, result: Any, train: pd.DataFrame, contract: Contract, data_digest: str) -> str:
+    """Log one run for the train stage and return its id."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    experiment_id = connect(project)
+    cfg = project.config
+    safe_train = train.drop(columns=contract.sensitive_columns)
+    X = safe_train[contract.feature_names]
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.model.family}") as run:
+        params = {k: v for k, v in flatten(cfg.model_dump()).items() if not k.startswith("data.sensitive")}
+        mlflow.log_params(params)
+        mlflow.set_tags({"task": contract.task, "model_family": cfg.model.family, "data_digest": data_digest,
+                         "python": platform.python_version(), **git_state(project.root)})
+        mlflow.log_metrics({f"{who}_cv_{metric}_{stat}": value
+                            for who, metrics in result.cv.items()
+                            for metric, stats in metrics.items()
+                            for stat, value in stats.items()
+                            if value == value})
+        dataset = mlflow.data.from_pandas(safe_train, source=str(project.processed_dir / "train.parquet"),
+                                          targets=contract.target, name="train", digest=data_digest[:16])
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_dict(package_versions(), "environment.json")
+        mlflow.log_dict(contract.to_dict(), "schema.json")
+        versions = package_versions(MODEL_PACKAGES)
+        mlflow.sklearn.log_model(
+            result.model,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+            pip_requirements=[f"{name}=={version}" for name, version in versions.items()],
+            signature=infer_signature(X.head(20), result.model.predict(X.head(20))),
+        )
+        return run.info.run_id
+
+
+def log_evaluation(project: Project, run_id: str | None, metrics: dict[str, dict[str, float]], files: list[Path]) -> None:
+    """Add held-out metrics and report files to the training run."""
+    if run_id is None:
+        return
+    import mlflow
+
+    connect(project)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"{who}_test_{name}": value
+                            for who, values in metrics.items()
+                            for name, value in values.items()
+                            if value == value})
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="reports" if path.suffix == ".json" else "figures")

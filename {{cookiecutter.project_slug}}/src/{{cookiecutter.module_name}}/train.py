@@ -1,0 +1,152 @@
+"""Train the dummy baseline and the configured model, cross-validate both, track and export."""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+
+from . import model_io
+from .config import Project
+from .data import digest, load_processed
+from .errors import ConfigError
+from .features import build_preprocessor
+from .metrics import compute_metrics
+from .schema import Contract
+
+# (task, family) → (module, class, defaults). Families are task-neutral names in config.yaml.
+ESTIMATORS = {
+    ("classification", "linear"): ("sklearn.linear_model", "LogisticRegression", {"max_iter": 2000}),
+    ("regression", "linear"): ("sklearn.linear_model", "Ridge", {}),
+    ("classification", "random_forest"): ("sklearn.ensemble", "RandomForestClassifier", {"n_estimators": 200}),
+    ("regression", "random_forest"): ("sklearn.ensemble", "RandomForestRegressor", {"n_estimators": 200}),
+    ("classification", "gradient_boosting"): ("sklearn.ensemble", "HistGradientBoostingClassifier", {}),
+    ("regression", "gradient_boosting"): ("sklearn.ensemble", "HistGradientBoostingRegressor", {}),
+}
+
+
+@dataclass
+class TrainResult:
+    model: Pipeline
+    baseline: Pipeline
+    cv: dict[str, dict[str, dict[str, float]]]
+    folds: int
+    estimator_name: str
+
+
+def build_estimator(task: str, family: str, params: dict[str, Any], seed: int) -> Any:
+    """Instantiate the configured estimator; refuse parameters it does not have."""
+    module, name, defaults = ESTIMATORS[(task, family)]
+    estimator = getattr(importlib.import_module(module), name)(**defaults)
+    valid = estimator.get_params()
+    for key in params:
+        if key not in valid:
+            raise ConfigError(f"model.params.{key} is not a parameter of {name} — valid: {', '.join(sorted(valid))}.")
+    if "random_state" in valid:
+        estimator.set_params(random_state=seed)
+    return estimator.set_params(**params)
+
+
+def build_pipeline(contract: Contract, estimator: Any, max_categories: int) -> Pipeline:
+    return Pipeline([("preprocess", build_preprocessor(contract, max_categories)), ("model", estimator)])
+
+
+def build_baseline(task: str) -> Any:
+    return DummyClassifier(strategy="prior") if task == "classification" else DummyRegressor(strategy="mean")
+
+
+def score(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, float]:
+    """Score a fitted pipeline on a frame with the task's metrics."""
+    proba = pipeline.predict_proba(X) if contract.task == "classification" else None
+    return compute_metrics(contract.task, y.to_numpy(), pipeline.predict(X), proba, contract.classes)
+
+
+def cross_validate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract, folds: int, seed: int) -> tuple[dict[str, dict[str, float]], int]:
+    """K-fold CV (stratified for classification); return metric → mean and std, and the folds used."""
+    if contract.task == "classification":
+        folds = max(2, min(folds, int(y.value_counts().min())))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    runs = []
+    for fit_rows, val_rows in splitter.split(X, y):
+        fitted = fit(clone(pipeline), X.iloc[fit_rows], y.iloc[fit_rows])
+        runs.append(score(fitted, X.iloc[val_rows], y.iloc[val_rows], contract))
+    summary = {}
+    for metric in runs[0]:
+        values = np.array([run[metric] for run in runs], dtype=float)
+        finite = values[~np.isnan(values)]
+        summary[metric] = {"mean": float(finite.mean()) if finite.size else math.nan,
+                           "std": float(finite.std()) if finite.size else math.nan}
+    return summary, folds
+
+
+def fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> Pipeline:
+    """Fit, turning an invalid hyperparameter value into a config error."""
+    try:
+        return pipeline.fit(X, y)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"model.params: {exc} — fix the value in config.yaml.") from None
+
+
+def fit_models(project: Project, train: pd.DataFrame, contract: Contract) -> TrainResult:
+    """Cross-validate and fit the baseline and the configured model on the training split."""
+    cfg = project.config
+    X, y = train[contract.feature_names], train[contract.target]
+    estimator = build_estimator(cfg.data.task, cfg.model.family, cfg.model.params, cfg.split.seed)
+    max_categories = cfg.features.max_categories
+    model = build_pipeline(contract, estimator, max_categories)
+    baseline = build_pipeline(contract, build_baseline(cfg.data.task), max_categories)
+    model_cv, folds = cross_validate(model, X, y, contract, cfg.cv.folds, cfg.split.seed)
+    baseline_cv, _ = cross_validate(baseline, X, y, contract, cfg.cv.folds, cfg.split.seed)
+    return TrainResult(fit(model, X, y), fit(baseline, X, y), {"model": model_cv, "baseline": baseline_cv},
+                       folds, type(estimator).__name__)
+
+
+def export(project: Project, result: TrainResult, contract: Contract, data_digest: str, run_id: str | None) -> dict[str, Any]:
+    """Write models/model.skops, models/baseline.skops and models/model.json."""
+    models_dir = project.models_dir
+    files = {
+        "model.skops": model_io.save_skops(result.model, models_dir / "model.skops"),
+        "baseline.skops": model_io.save_skops(result.baseline, models_dir / "baseline.skops"),
+    }
+    created = datetime.now(timezone.utc)
+    metadata = {
+        "name": project.config.project_slug,
+        "version": created.strftime("%Y%m%d%H%M%S"),
+        "created": created.isoformat(timespec="seconds"),
+        "task": contract.task,
+        "target": contract.target,
+        "classes": contract.classes,
+        "family": project.config.model.family,
+        "estimator": result.estimator_name,
+        "features": contract.feature_names,
+        "cv_folds": result.folds,
+        "cv_metrics": result.cv,
+        "data_digest": data_digest,
+        "mlflow_run_id": run_id,
+        "files": files,
+    }
+    model_io.write_metadata(models_dir, metadata)
+    return metadata
+
+
+def train_model(project: Project) -> tuple[TrainResult, dict[str, Any]]:
+    """Run the train stage: fit, cross-validate, log one MLflow run and export the model."""
+    from . import tracking
+
+    train, test, contract = load_processed(project)
+    result = fit_models(project, train, contract)
+    data_digest = digest(pd.concat([train, test]))
+    run_id = tracking.log_training(project, result, train, contract, data_digest)
+    return result, export(project, result, contract, data_digest, run_id)
