@@ -1,0 +1,58 @@
+"""Shared fixtures: every test works in tmp_path, offline, with MLflow pointed there."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.config import Project, load_project
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "config.yaml"
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return base with overrides applied section by section."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def write_config(root: Path, **overrides: Any) -> Path:
+    """Write the project's default config, with overrides, to root/configs/config.yaml."""
+    config = merge(yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8")), overrides)
+    path = root / "configs" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _offline_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.delenv("{{ cookiecutter.module_name | upper }}_CONFIG", raising=False)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    """The default config in a fresh project folder under tmp_path."""
+    return write_config(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project folder where `pipeline` has run once (shared by the tests that only read it)."""
+    root = tmp_path_factory.mktemp("trained")
+    path = write_config(root)
+    assert main(["pipeline", "--config", str(path)]) == 0
+    return load_project(path)

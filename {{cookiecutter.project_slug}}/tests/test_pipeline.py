@@ -1,0 +1,61 @@
+"""End to end: the pipeline writes every artifact and tracks one complete MLflow run."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.metrics import beats
+from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.schema import Contract
+
+
+def test_pipeline_writes_every_artifact(trained_project: Project) -> None:
+    root = trained_project.root
+    for relative in [
+        "data/processed/train.parquet",
+        "data/processed/test.parquet",
+        "data/processed/schema.json",
+        "data/quarantine/quarantine.csv",
+        "models/model.json",
+        "models/model.skops",
+        "models/baseline.skops",
+        "reports/metrics.json",
+        "mlflow.db",
+    ]:
+        assert (root / relative).is_file(), f"missing {relative}"
+    assert list((root / "reports" / "figures").glob("*.png"))
+
+
+def test_metrics_json_compares_model_with_baseline(trained_project: Project) -> None:
+    report = json.loads((trained_project.reports_dir / "metrics.json").read_text())
+    primary = report["primary_metric"]
+    assert set(report["model"]) == set(report["baseline"])
+    assert report["beats_baseline"] is True
+    assert beats(report["task"], primary, report["model"][primary], report["baseline"][primary])
+
+
+def test_mlflow_run_has_params_metrics_dataset_and_model(trained_project: Project) -> None:
+    import mlflow
+
+    run_id = read_metadata(trained_project.models_dir)["mlflow_run_id"]
+    mlflow.set_tracking_uri(trained_project.tracking_uri)
+    run = mlflow.get_run(run_id)
+    assert run.data.params["model.family"] == trained_project.config.model.family
+    assert any(name.startswith("model_cv_") for name in run.data.metrics)
+    assert any(name.startswith("model_test_") for name in run.data.metrics), "evaluate logs to the same run"
+    assert run.inputs.dataset_inputs, "the training dataset is logged"
+    assert run.data.tags["data_digest"] == read_metadata(trained_project.models_dir)["data_digest"]
+    logged = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert any(model.source_run_id == run_id for model in logged)
+
+
+def test_exported_model_predicts_the_held_out_split(trained_project: Project) -> None:
+    model, metadata = load_skops(trained_project.models_dir)
+    contract = Contract.load(trained_project.processed_dir / "schema.json")
+    test = pd.read_parquet(trained_project.processed_dir / "test.parquet")
+    predictions = model.predict(test[contract.feature_names])
+    assert len(predictions) == len(test)
+    assert metadata["features"] == contract.feature_names
