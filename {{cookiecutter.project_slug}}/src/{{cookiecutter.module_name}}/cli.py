@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -26,7 +25,9 @@ app = typer.Typer(
 console = Console(stderr=True)
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Path to config.yaml (default: configs/config.yaml found from here)."),
+    typer.Option(
+        "--config", "-c", help="Path to config.yaml (default: configs/config.yaml found from here)."
+    ),
 ]
 
 
@@ -93,9 +94,13 @@ def run_train(project: Project) -> None:
     table.add_column("model", justify="right")
     for metric, stats in result.cv["model"].items():
         base = result.cv["baseline"][metric]
-        table.add_row(metric, f"{base['mean']:.4f} ± {base['std']:.4f}", f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+        table.add_row(
+            metric, f"{base['mean']:.4f} ± {base['std']:.4f}", f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+        )
     console.print(table)
-    console.print(f"  model {metadata['version']} → {project.models_dir}, MLflow run {metadata['mlflow_run_id']}")
+    console.print(
+        f"  model {metadata['version']} → {project.models_dir}, MLflow run {metadata['mlflow_run_id']}"
+    )
 
 
 def run_evaluate(project: Project) -> None:
@@ -123,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 1
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         console.print("aborted")
         return 130
+    except typer.TyperException as exc:  # usage mistakes: unknown option, missing value
+        exc.show()
+        return getattr(exc, "exit_code", 2)
     return 0
 
 

@@ -86,14 +86,22 @@ def read_csv(location: str, project: Project, separator: str | None) -> pd.DataF
             separator = sniff_separator(source) if not is_url else ","
         frame = pd.read_csv(source, sep=separator, low_memory=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
-        raise DataError(f"data.path: {location} is empty — point data.path at a CSV with a header row.") from None
+        raise DataError(
+            f"data.path: {location} is empty — point data.path at a CSV with a header row."
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         detail = str(exc).splitlines()[0][:160]
-        raise DataError(f"data.path: cannot read {location} as CSV ({detail}) — check the file, or set data.csv_separator.") from None
+        raise DataError(
+            f"data.path: cannot read {location} as CSV ({detail}) — check the file, or set data.csv_separator."
+        ) from None
     except OSError as exc:
-        raise DataError(f"data.path: cannot open {location} ({exc.strerror or exc}) — check the path or URL.") from None
+        raise DataError(
+            f"data.path: cannot open {location} ({exc.strerror or exc}) — check the path or URL."
+        ) from None
     if frame.empty or len(frame.columns) < 2:
-        raise DataError(f"data.path: {location} has {len(frame)} rows and {len(frame.columns)} column(s) — a dataset needs a target and at least one feature.")
+        raise DataError(
+            f"data.path: {location} has {len(frame)} rows and {len(frame.columns)} column(s) — a dataset needs a target and at least one feature."
+        )
     return frame
 
 
@@ -132,13 +140,19 @@ def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def check_columns(frame: pd.DataFrame, project: Project) -> None:
     """Fail clearly when the config names a column the data does not have."""
     data = project.config.data
-    named = {"data.target": [data.target], "data.id_columns": data.id_columns,
-             "data.drop_columns": data.drop_columns, "data.sensitive_columns": data.sensitive_columns}
+    named = {
+        "data.target": [data.target],
+        "data.id_columns": data.id_columns,
+        "data.drop_columns": data.drop_columns,
+        "data.sensitive_columns": data.sensitive_columns,
+    }
     available = list(frame.columns)
     for key, columns in named.items():
         for column in columns:
             if snake_case(column) not in available:
-                raise DataError(f"{key}: column '{column}' is not in the data — available: {', '.join(available)}.")
+                raise DataError(
+                    f"{key}: column '{column}' is not in the data — available: {', '.join(available)}."
+                )
     target = snake_case(data.target)
     for key, columns in named.items():
         if key != "data.target" and target in {snake_case(c) for c in columns}:
@@ -161,10 +175,14 @@ def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     if lowered.isin(TRUE_TOKENS | FALSE_TOKENS).all() and lowered.nunique() == 2:
         flags = text.str.lower().map(lambda v: np.nan if pd.isna(v) else float(v in TRUE_TOKENS))
         return flags.astype(float), no_reason
-    numbers = pd.to_numeric(text.str.replace(",", "", regex=False) if _thousands(present) else text, errors="coerce")
+    numbers = pd.to_numeric(
+        text.str.replace(",", "", regex=False) if _thousands(present) else text, errors="coerce"
+    )
     if numbers.notna().sum() >= PARSE_SHARE * len(present):
         bad = text.notna() & numbers.isna()
-        return numbers.astype(float), no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a number")
+        return numbers.astype(float), no_reason.mask(
+            bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a number"
+        )
     if present.str.match(DATE_PATTERN).mean() >= PARSE_SHARE:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -185,8 +203,11 @@ def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFr
         values = frame[name]
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_convert(None)
-        parts = {f"{name}_year": values.dt.year, f"{name}_month": values.dt.month,
-                 f"{name}_day_of_week": values.dt.dayofweek}
+        parts = {
+            f"{name}_year": values.dt.year,
+            f"{name}_month": values.dt.month,
+            f"{name}_day_of_week": values.dt.dayofweek,
+        }
         for new, part in parts.items():
             frame[new] = part.astype(float)
         derived[name] = list(parts)
@@ -233,39 +254,56 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     candidates = [c for c in frame.columns if c not in {target, *id_columns, *sensitive}]
     empty = [c for c in candidates if frame[c].isna().all()]
     if empty:
-        raise DataError(f"feature '{empty[0]}' is empty in every row — add it to data.drop_columns in {project.config_path.name}.")
-    ignored = {c: "looks like an identifier (nearly every value unique) — list it in data.id_columns to silence this"
-               for c in candidates if looks_like_identifier(frame[c])}
+        raise DataError(
+            f"feature '{empty[0]}' is empty in every row — add it to data.drop_columns in {project.config_path.name}."
+        )
+    ignored = {
+        c: "looks like an identifier (nearly every value unique) — list it in data.id_columns to silence this"
+        for c in candidates
+        if looks_like_identifier(frame[c])
+    }
     dates = [c for c in candidates if c not in ignored and frame[c].dtype.kind == "M"]
     frame, derived = expand_datetimes(frame, dates)
     features = [c for c in frame.columns if c not in {target, *id_columns, *sensitive, *ignored}]
     if not features:
-        raise DataError(f"no feature columns left besides the target '{target}' — check data.drop_columns and data.id_columns.")
+        raise DataError(
+            f"no feature columns left besides the target '{target}' — check data.drop_columns and data.id_columns."
+        )
     frame = frame.drop(columns=list(ignored))
     labels = [c for c in features if frame[c].dtype == object]
     frame[labels] = frame[labels].fillna(MISSING_CATEGORY).astype(str)
     return Prepared(frame, quarantine, features, ignored, derived, before - len(frame))
 
 
-def check_target(frame: pd.DataFrame, reasons: pd.Series, target: str, task: str) -> tuple[pd.DataFrame, pd.Series]:
+def check_target(
+    frame: pd.DataFrame, reasons: pd.Series, target: str, task: str
+) -> tuple[pd.DataFrame, pd.Series]:
     """Make the target fit the task: string labels for classification, numbers for regression."""
     y = frame[target]
     if task == "regression":
         if y.dtype.kind not in "iuf":
-            raise DataError(f"data.target: '{target}' holds text such as {y.dropna().iloc[0]!r} — use data.task: classification for labels.")
+            raise DataError(
+                f"data.target: '{target}' holds text such as {y.dropna().iloc[0]!r} — use data.task: classification for labels."
+            )
         return frame, reasons
     present = y.dropna()
     if y.dtype.kind == "f" and present.nunique() > 30:
-        raise DataError(f"data.target: '{target}' has {present.nunique()} distinct numeric values — did you mean data.task: regression?")
+        raise DataError(
+            f"data.target: '{target}' has {present.nunique()} distinct numeric values — did you mean data.task: regression?"
+        )
     labels = present.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
     frame[target] = labels.reindex(frame.index)
     counts = labels[reasons[labels.index] == ""].value_counts()
     rare = counts[counts < 2].index
     is_rare = frame[target].isin(rare) & (reasons == "")
-    reasons = reasons.mask(is_rare, "class '" + frame[target].astype(str) + "' has 1 row — at least 2 are needed to split")
+    reasons = reasons.mask(
+        is_rare, "class '" + frame[target].astype(str) + "' has 1 row — at least 2 are needed to split"
+    )
     usable = frame[target][reasons == ""].nunique()
     if usable < 2:
-        raise DataError(f"data.target: '{target}' has {usable} usable class(es) — a classifier needs at least two.")
+        raise DataError(
+            f"data.target: '{target}' has {usable} usable class(es) — a classifier needs at least two."
+        )
     return frame, reasons
 
 
@@ -277,8 +315,12 @@ def split(frame: pd.DataFrame, project: Project, target: str) -> tuple[pd.DataFr
     stratify = frame[target] if cfg.data.task == "classification" and cfg.split.stratify else None
     n_test = max(1, round(len(frame) * cfg.split.test_size))
     if stratify is not None and n_test < stratify.nunique():
-        raise DataError(f"split.test_size: {cfg.split.test_size} gives {n_test} test rows for {stratify.nunique()} classes — raise split.test_size.")
-    train, test = train_test_split(frame, test_size=cfg.split.test_size, random_state=cfg.split.seed, stratify=stratify)
+        raise DataError(
+            f"split.test_size: {cfg.split.test_size} gives {n_test} test rows for {stratify.nunique()} classes — raise split.test_size."
+        )
+    train, test = train_test_split(
+        frame, test_size=cfg.split.test_size, random_state=cfg.split.seed, stratify=stratify
+    )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -327,19 +369,33 @@ def prepare_data(project: Project) -> DataSummary:
     target = snake_case(cfg.data.target)
     train, test = split(prepared.frame, project, target)
     contract = infer_contract(
-        train, target=target, task=cfg.data.task, features=prepared.features,
+        train,
+        target=target,
+        task=cfg.data.task,
+        features=prepared.features,
         id_columns=[snake_case(c) for c in cfg.data.id_columns],
         sensitive_columns=[snake_case(c) for c in cfg.data.sensitive_columns],
-        ignored=prepared.ignored, datetime_columns=prepared.datetime_columns,
+        ignored=prepared.ignored,
+        datetime_columns=prepared.datetime_columns,
     )
     validate(train, contract, check_ranges=True)
     validate(test, contract, check_ranges=False)
     write_outputs(project, train, test, contract, prepared.quarantine)
-    return DataSummary(len(raw), len(train), len(test), len(prepared.quarantine), prepared.duplicates,
-                       len(prepared.features), prepared.ignored, digest(pd.concat([train, test])))
+    return DataSummary(
+        len(raw),
+        len(train),
+        len(test),
+        len(prepared.quarantine),
+        prepared.duplicates,
+        len(prepared.features),
+        prepared.ignored,
+        digest(pd.concat([train, test])),
+    )
 
 
-def write_outputs(project: Project, train: pd.DataFrame, test: pd.DataFrame, contract: Contract, quarantine: pd.DataFrame) -> None:
+def write_outputs(
+    project: Project, train: pd.DataFrame, test: pd.DataFrame, contract: Contract, quarantine: pd.DataFrame
+) -> None:
     processed = project.processed_dir
     processed.mkdir(parents=True, exist_ok=True)
     train.to_parquet(processed / "train.parquet", index=False)

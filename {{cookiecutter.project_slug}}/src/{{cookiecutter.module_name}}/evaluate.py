@@ -51,7 +51,9 @@ def _better(candidate: float, reference: float, greater: bool) -> bool:
     return bool(candidate > reference if greater else candidate < reference)
 
 
-def plot_figures(project: Project, model: Any, X: pd.DataFrame, y: pd.Series, contract: Contract) -> list[Path]:
+def plot_figures(
+    project: Project, model: Any, X: pd.DataFrame, y: pd.Series, contract: Contract
+) -> list[Path]:
     """Draw the confusion matrix (classification) or residual plot (regression) as PNG."""
     import matplotlib
 

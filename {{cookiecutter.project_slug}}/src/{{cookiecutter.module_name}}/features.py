@@ -16,10 +16,12 @@ def build_preprocessor(contract: Contract, max_categories: int) -> ColumnTransfo
     Labels outside the top `max_categories` (and unseen ones) encode as all zeros. Missing labels
     arrive as the string "missing" (see schema.MISSING_CATEGORY), so every step converts to ONNX.
     """
-    numeric = Pipeline([
-        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-        ("scale", StandardScaler()),
-    ])
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
     transformers = []
     if numeric_columns := contract.features_of_kind(NUMERIC, BOOLEAN):
         transformers.append(("numeric", numeric, numeric_columns))
@@ -31,4 +33,6 @@ def build_preprocessor(contract: Contract, max_categories: int) -> ColumnTransfo
             sparse_output=False,
         )
         transformers.append(("categorical", encoder, [f.name for f in categorical]))
-    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True)
+    return ColumnTransformer(
+        transformers, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True
+    )

@@ -6,7 +6,13 @@ import math
 
 import numpy as np
 
-CLASSIFICATION = {"accuracy": True, "balanced_accuracy": True, "f1_macro": True, "roc_auc": True, "log_loss": False}
+CLASSIFICATION = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "f1_macro": True,
+    "roc_auc": True,
+    "log_loss": False,
+}
 REGRESSION = {"mae": False, "rmse": False, "r2": True}
 DEFAULT_PRIMARY = {"classification": "f1_macro", "regression": "rmse"}
 

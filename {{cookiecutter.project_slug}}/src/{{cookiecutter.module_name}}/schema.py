@@ -115,12 +115,25 @@ def _describe(column: Any, derived_from: str | None) -> Feature:
         counts = present.astype(str).value_counts(sort=False)
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         categories = [name for name, _ in ranked[:MAX_LISTED_CATEGORIES]]
-        return Feature(column.name, kind, categories=categories, missing_share=missing_share,
-                       derived_from=derived_from, example=example)
+        return Feature(
+            column.name,
+            kind,
+            categories=categories,
+            missing_share=missing_share,
+            derived_from=derived_from,
+            example=example,
+        )
     low = float(present.min()) if len(present) else None
     high = float(present.max()) if len(present) else None
-    return Feature(column.name, kind, minimum=low, maximum=high, missing_share=missing_share,
-                   derived_from=derived_from, example=example)
+    return Feature(
+        column.name,
+        kind,
+        minimum=low,
+        maximum=high,
+        missing_share=missing_share,
+        derived_from=derived_from,
+        example=example,
+    )
 
 
 def feature_kind(column: Any) -> str:

@@ -48,8 +48,12 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def git_state(root: Path) -> dict[str, str]:
     """Return the commit and dirty flag of the project's git checkout, when there is one."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5)
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {}
     if sha.returncode != 0:
@@ -67,7 +71,9 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
     return versions
 
 
-def log_training(project: Project, result: Any, train: pd.DataFrame, contract: Contract, data_digest: str) -> str:
+def log_training(
+    project: Project, result: Any, train: pd.DataFrame, contract: Contract, data_digest: str
+) -> str:
     """Log one run for the train stage and return its id."""
     import mlflow
     from mlflow.models import infer_signature
@@ -79,15 +85,31 @@ def log_training(project: Project, result: Any, train: pd.DataFrame, contract: C
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.model.family}") as run:
         params = {k: v for k, v in flatten(cfg.model_dump()).items() if not k.startswith("data.sensitive")}
         mlflow.log_params(params)
-        mlflow.set_tags({"task": contract.task, "model_family": cfg.model.family, "data_digest": data_digest,
-                         "python": platform.python_version(), **git_state(project.root)})
-        mlflow.log_metrics({f"{who}_cv_{metric}_{stat}": value
-                            for who, metrics in result.cv.items()
-                            for metric, stats in metrics.items()
-                            for stat, value in stats.items()
-                            if value == value})
-        dataset = mlflow.data.from_pandas(safe_train, source=str(project.processed_dir / "train.parquet"),
-                                          targets=contract.target, name="train", digest=data_digest[:16])
+        mlflow.set_tags(
+            {
+                "task": contract.task,
+                "model_family": cfg.model.family,
+                "data_digest": data_digest,
+                "python": platform.python_version(),
+                **git_state(project.root),
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"{who}_cv_{metric}_{stat}": value
+                for who, metrics in result.cv.items()
+                for metric, stats in metrics.items()
+                for stat, value in stats.items()
+                if value == value
+            }
+        )
+        dataset = mlflow.data.from_pandas(
+            safe_train,
+            source=str(project.processed_dir / "train.parquet"),
+            targets=contract.target,
+            name="train",
+            digest=data_digest[:16],
+        )
         mlflow.log_input(dataset, context="training")
         mlflow.log_dict(package_versions(), "environment.json")
         mlflow.log_dict(contract.to_dict(), "schema.json")
@@ -103,7 +125,9 @@ def log_training(project: Project, result: Any, train: pd.DataFrame, contract: C
         return run.info.run_id
 
 
-def log_evaluation(project: Project, run_id: str | None, metrics: dict[str, dict[str, float]], files: list[Path]) -> None:
+def log_evaluation(
+    project: Project, run_id: str | None, metrics: dict[str, dict[str, float]], files: list[Path]
+) -> None:
     """Add held-out metrics and report files to the training run."""
     if run_id is None:
         return
@@ -111,9 +135,13 @@ def log_evaluation(project: Project, run_id: str | None, metrics: dict[str, dict
 
     connect(project)
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics({f"{who}_test_{name}": value
-                            for who, values in metrics.items()
-                            for name, value in values.items()
-                            if value == value})
+        mlflow.log_metrics(
+            {
+                f"{who}_test_{name}": value
+                for who, values in metrics.items()
+                for name, value in values.items()
+                if value == value
+            }
+        )
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="reports" if path.suffix == ".json" else "figures")

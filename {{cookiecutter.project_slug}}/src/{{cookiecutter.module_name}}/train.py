@@ -16,7 +16,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from . import model_io
+from . import model_io, onnx_export
 from .config import Project
 from .data import digest, load_processed
 from .errors import ConfigError
@@ -28,7 +28,11 @@ from .schema import Contract
 ESTIMATORS = {
     ("classification", "linear"): ("sklearn.linear_model", "LogisticRegression", {"max_iter": 2000}),
     ("regression", "linear"): ("sklearn.linear_model", "Ridge", {}),
-    ("classification", "random_forest"): ("sklearn.ensemble", "RandomForestClassifier", {"n_estimators": 200}),
+    ("classification", "random_forest"): (
+        "sklearn.ensemble",
+        "RandomForestClassifier",
+        {"n_estimators": 200},
+    ),
     ("regression", "random_forest"): ("sklearn.ensemble", "RandomForestRegressor", {"n_estimators": 200}),
     ("classification", "gradient_boosting"): ("sklearn.ensemble", "HistGradientBoostingClassifier", {}),
     ("regression", "gradient_boosting"): ("sklearn.ensemble", "HistGradientBoostingRegressor", {}),
@@ -51,7 +55,9 @@ def build_estimator(task: str, family: str, params: dict[str, Any], seed: int) -
     valid = estimator.get_params()
     for key in params:
         if key not in valid:
-            raise ConfigError(f"model.params.{key} is not a parameter of {name} — valid: {', '.join(sorted(valid))}.")
+            raise ConfigError(
+                f"model.params.{key} is not a parameter of {name} — valid: {', '.join(sorted(valid))}."
+            )
     if "random_state" in valid:
         estimator.set_params(random_state=seed)
     return estimator.set_params(**params)
@@ -71,7 +77,9 @@ def score(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract)
     return compute_metrics(contract.task, y.to_numpy(), pipeline.predict(X), proba, contract.classes)
 
 
-def cross_validate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract, folds: int, seed: int) -> tuple[dict[str, dict[str, float]], int]:
+def cross_validate(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract, folds: int, seed: int
+) -> tuple[dict[str, dict[str, float]], int]:
     """K-fold CV (stratified for classification); return metric → mean and std, and the folds used."""
     if contract.task == "classification":
         folds = max(2, min(folds, int(y.value_counts().min())))
@@ -86,8 +94,10 @@ def cross_validate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: 
     for metric in runs[0]:
         values = np.array([run[metric] for run in runs], dtype=float)
         finite = values[~np.isnan(values)]
-        summary[metric] = {"mean": float(finite.mean()) if finite.size else math.nan,
-                           "std": float(finite.std()) if finite.size else math.nan}
+        summary[metric] = {
+            "mean": float(finite.mean()) if finite.size else math.nan,
+            "std": float(finite.std()) if finite.size else math.nan,
+        }
     return summary, folds
 
 
@@ -109,12 +119,19 @@ def fit_models(project: Project, train: pd.DataFrame, contract: Contract) -> Tra
     baseline = build_pipeline(contract, build_baseline(cfg.data.task), max_categories)
     model_cv, folds = cross_validate(model, X, y, contract, cfg.cv.folds, cfg.split.seed)
     baseline_cv, _ = cross_validate(baseline, X, y, contract, cfg.cv.folds, cfg.split.seed)
-    return TrainResult(fit(model, X, y), fit(baseline, X, y), {"model": model_cv, "baseline": baseline_cv},
-                       folds, type(estimator).__name__)
+    return TrainResult(
+        fit(model, X, y),
+        fit(baseline, X, y),
+        {"model": model_cv, "baseline": baseline_cv},
+        folds,
+        type(estimator).__name__,
+    )
 
 
-def export(project: Project, result: TrainResult, contract: Contract, data_digest: str, run_id: str | None) -> dict[str, Any]:
-    """Write models/model.skops, models/baseline.skops and models/model.json."""
+def export(
+    project: Project, result: TrainResult, contract: Contract, data_digest: str, run_id: str | None
+) -> dict[str, Any]:
+    """Write models/model.skops, models/baseline.skops, models/model.onnx and models/model.json."""
     models_dir = project.models_dir
     files = {
         "model.skops": model_io.save_skops(result.model, models_dir / "model.skops"),
@@ -137,6 +154,8 @@ def export(project: Project, result: TrainResult, contract: Contract, data_diges
         "mlflow_run_id": run_id,
         "files": files,
     }
+    # Also export model.onnx; it serves only if it matches the Pipeline on the held-out split.
+    metadata |= onnx_export.export_onnx(project, result.model, contract, files)
     model_io.write_metadata(models_dir, metadata)
     return metadata
 

@@ -1,0 +1,118 @@
+"""data.py: cleaning, quarantine, the contract on processed data, and the split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.config import load_project
+from {{ cookiecutter.module_name }}.data import (
+    clean,
+    coerce_column,
+    load_processed,
+    looks_like_identifier,
+    prepare_data,
+    snake_case,
+    validate,
+)
+from {{ cookiecutter.module_name }}.schema import MISSING_CATEGORY
+
+from .conftest import write_config
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Body Mass (g)", "body_mass_g"),
+        ("billLength", "bill_length"),
+        ("  Species ", "species"),
+        ("%", "column"),
+    ],
+)
+def test_snake_case(raw: str, expected: str) -> None:
+    assert snake_case(raw) == expected
+
+
+def test_coerce_column_parses_numbers_and_reports_the_bad_value() -> None:
+    column = pd.Series(["1", "2.5", " 3 ", "?", "abc"] + ["4"] * 20, name="size")
+    values, reasons = coerce_column(column)
+    assert values.dtype == float
+    assert np.isnan(values[3]), "'?' is a missing value"
+    assert reasons[4] == "size: 'abc' is not a number"
+    assert (reasons.drop(4) == "").all()
+
+
+def test_coerce_column_recognises_booleans_and_dates() -> None:
+    flags, _ = coerce_column(pd.Series(["Yes", "no", "YES", None]))
+    assert flags.tolist()[:3] == [1.0, 0.0, 1.0]
+    dates, _ = coerce_column(pd.Series(["2024-01-05", "2024-02-11", "2023-12-31"]))
+    assert dates.dtype.kind == "M"
+
+
+def test_identifier_columns_are_detected() -> None:
+    assert looks_like_identifier(pd.Series([f"user-{i}" for i in range(50)], dtype=object))
+    assert looks_like_identifier(pd.Series(np.arange(50, dtype=float)))
+    assert not looks_like_identifier(pd.Series(["a", "b"] * 25, dtype=object))
+
+
+def messy_csv(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "Customer ID": [f"C{i:04d}" for i in range(n)],
+            "Signup Date": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "Age": rng.integers(18, 80, n).astype(str),
+            "Plan": rng.choice(["basic", "pro", " pro ", None], n),
+            "Churned": rng.choice(["yes", "no"], n),
+        }
+    )
+    frame.loc[3, "Age"] = "forty"
+    frame.loc[5, "Churned"] = None
+    frame = pd.concat([frame, frame.iloc[[10]]])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_clean_quarantines_bad_rows_and_derives_features(tmp_path: Path) -> None:
+    csv = messy_csv(tmp_path / "customers.csv")
+    project = load_project(
+        write_config(
+            tmp_path,
+            data={"source": "csv", "path": str(csv), "target": "Churned", "task": "classification"},
+        )
+    )
+    prepared = clean(pd.read_csv(csv), project)
+    reasons = prepared.quarantine["quarantine_reason"].tolist()
+    assert "age: 'forty' is not a number" in reasons
+    assert "missing target" in reasons
+    assert prepared.duplicates == 1
+    assert "customer_id" in prepared.ignored, "an ID-like text column is not a feature"
+    assert {"signup_date_year", "signup_date_month", "signup_date_day_of_week"} <= set(prepared.features)
+    assert set(prepared.frame["plan"]) == {"basic", "pro", MISSING_CATEGORY}
+    assert len(prepared.frame) + len(prepared.quarantine) + prepared.duplicates == 121, "no row is lost"
+
+
+def test_processed_data_satisfy_the_contract(config_path: Path) -> None:
+    project = load_project(config_path)
+    summary = prepare_data(project)
+    train, test, contract = load_processed(project)
+    validate(train, contract, check_ranges=True)
+    validate(test, contract, check_ranges=False)
+    assert summary.rows_train == len(train) and summary.rows_test == len(test)
+    assert not set(contract.feature_names) & {contract.target, *contract.sensitive_columns}
+
+
+def test_split_is_seeded_and_stratified(config_path: Path) -> None:
+    project = load_project(config_path)
+    first = prepare_data(project)
+    train, test, contract = load_processed(project)
+    second = prepare_data(project)
+    assert first.digest == second.digest, "same seed, same split"
+    if contract.task == "classification":
+        shares = train[contract.target].value_counts(normalize=True)
+        test_shares = test[contract.target].value_counts(normalize=True)
+        assert (shares - test_shares).abs().max() < 0.1
