@@ -1,0 +1,87 @@
+"""Bake the template with every supported combination of answers and check the result works.
+
+Rendering cases are cheap (render, no Jinja left, ruff); end-to-end cases run the baked project's
+pipeline and its own test suite, one per dataset; one case installs it with `make install`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAST, bake, python, run
+
+# (id, answers): every dataset, every license, every Python version at least once.
+RENDER_CASES = [
+    ("defaults", {}),
+    (
+        "breast-cancer-bsd-py312",
+        {"dataset": "breast_cancer", "license": "BSD-3-Clause", "python_version": "3.12"},
+    ),
+    (
+        "diabetes-apache-py313",
+        {"dataset": "diabetes", "license": "Apache-2.0", "python_version": "3.13"},
+    ),
+    ("penguins-nolicense-py310", {"license": "none", "python_version": "3.10"}),
+    (
+        "custom-names",
+        {"project_name": "Churn Radar", "author_name": "Ada O'Brien", "description": 'Says "hi"'},
+    ),
+]
+DATASETS = ["penguins"] if FAST else ["penguins", "breast_cancer", "diabetes"]
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|%\}")
+
+
+def text_files(project: Path) -> list[Path]:
+    return [
+        p for p in project.rglob("*") if p.is_file() and p.suffix not in {".png", ".db", ".parquet"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answers"), [case for _, case in RENDER_CASES], ids=[name for name, _ in RENDER_CASES]
+)
+def test_bake_renders_clean_lintable_project(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, **answers)
+    for path in text_files(project):
+        text = path.read_text(encoding="utf-8")
+        assert not LEFTOVER_JINJA.search(text), f"unrendered Jinja in {path.relative_to(project)}"
+    assert (project / "LICENSE").exists() == (answers.get("license", "MIT") != "none")
+    run([python(), "-m", "ruff", "check", "."], cwd=project)
+    run([python(), "-m", "ruff", "format", "--check", "."], cwd=project)
+
+
+def test_bake_uses_answers_in_config_and_package(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="Churn Radar", dataset="diabetes")
+    assert project.name == "churn-radar"
+    assert (project / "src" / "churn_radar" / "cli.py").is_file()
+    config = (project / "configs" / "config.yaml").read_text()
+    assert "source: diabetes" in config and "task: regression" in config
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_baked_project_pipeline_and_own_tests_pass(tmp_path: Path, dataset: str) -> None:
+    project = bake(tmp_path, dataset=dataset)
+    module = project.name.replace("-", "_")
+    run([python(), "-m", module, "pipeline"], cwd=project)
+    report = json.loads((project / "reports" / "metrics.json").read_text())
+    assert report["beats_baseline"], f"{dataset}: model does not beat the baseline: {report}"
+    run([python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, timeout=300)
+
+
+@pytest.mark.usefixtures("slow_case")
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_fresh_bake_make_install_pipeline_test(tmp_path: Path) -> None:
+    """What a user does: make install (a real venv from pyproject), make pipeline, make test."""
+    project = bake(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    run(["make", "install"], cwd=project, timeout=900, env=env)
+    run(["make", "pipeline"], cwd=project, env=env)
+    run(["make", "test"], cwd=project, env=env)
+    run(["make", "lint"], cwd=project, env=env)
+    assert "pipeline" in run(["make"], cwd=project, env=env).stdout, "make help lists the targets"
