@@ -75,6 +75,16 @@ class PathsConfig(StrictModel):
     reports_dir: str = "reports"
 
 
+class ServingConfig(StrictModel):
+    host: str = "127.0.0.1"  # this machine only; the Docker image passes 0.0.0.0 on its command line
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    max_batch_rows: int = Field(1000, ge=1, le=100_000)
+    # Concurrent single-row requests wait at most this long to be scored together in one call.
+    batch_wait_ms: float = Field(2.0, ge=0.0, le=100.0)
+    unknown_category: Literal["reject", "warn"] = "reject"
+
+
 class Config(StrictModel):
     project_name: str
     project_slug: str = Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -86,6 +96,7 @@ class Config(StrictModel):
     tracking: TrackingConfig
     evaluation: EvaluationConfig = EvaluationConfig()
     paths: PathsConfig = PathsConfig()
+    serving: ServingConfig = ServingConfig()
 
     @field_validator("project_name")
     @classmethod

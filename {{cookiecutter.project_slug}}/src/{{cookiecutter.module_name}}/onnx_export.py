@@ -96,13 +96,15 @@ def check_parity(model: Any, onnx_bytes: bytes, contract: Contract, held_out: pd
     return Parity(max_rel <= REGRESSION_TOLERANCE, len(X), float(diff.max(initial=0.0)), max_rel)
 
 
-def export_onnx(project: Project, model: Any, contract: Contract, files: dict[str, str]) -> dict[str, Any]:
-    """Write models/model.onnx when the model converts; return the model.json fields for serving.
+def export_onnx(
+    project: Project, model: Any, contract: Contract, files: dict[str, str], models_dir: Path | None = None
+) -> dict[str, Any]:
+    """Write model.onnx (to models_dir, default models/) when the model converts; return the serving fields.
 
     Returns `files` plus the ONNX digest, `runtime` ("onnx" or "skops"), `runtime_reason` and
-    `onnx_parity` (the comparison, or null when the model did not convert).
+    `onnx_parity` (the comparison, or null when the model did not convert), for model.json.
     """
-    path = project.models_dir / ONNX_FILE
+    path = (models_dir or project.models_dir) / ONNX_FILE
     path.unlink(missing_ok=True)  # a stale graph from an earlier model must never be served
     try:
         onnx_bytes = convert(model, contract)

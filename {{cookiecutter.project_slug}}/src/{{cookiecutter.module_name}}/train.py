@@ -148,6 +148,7 @@ def export(
         "family": project.config.model.family,
         "estimator": result.estimator_name,
         "features": contract.feature_names,
+        "contract": contract.to_dict(),  # the API reads it from here: models/ is all it needs
         "cv_folds": result.folds,
         "cv_metrics": result.cv,
         "data_digest": data_digest,
@@ -155,7 +156,7 @@ def export(
         "files": files,
     }
     # Also export model.onnx; it serves only if it matches the Pipeline on the held-out split.
-    metadata |= onnx_export.export_onnx(project, result.model, contract, files)
+    metadata |= onnx_export.export_onnx(project, result.model, contract, files, models_dir)
     model_io.write_metadata(models_dir, metadata)
     return metadata
 
