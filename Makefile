@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements-dev.txt {{cookiecutter.project_slug}}/pyproject
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	rm -rf build/.deps && $(VENV)/bin/cookiecutter --no-input --output-dir build/.deps .
-	cd build/.deps/$(DEFAULT_SLUG) && uv pip install --quiet --python $(CURDIR)/$(PYTHON) \
+	cd build/.deps/$(DEFAULT_SLUG) && uv pip install --quiet --compile-bytecode --python $(CURDIR)/$(PYTHON) \
 		-r pyproject.toml --all-extras --group dev
 	touch $@
 
