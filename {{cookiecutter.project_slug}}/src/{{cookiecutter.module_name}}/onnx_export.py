@@ -65,7 +65,10 @@ def convert(model: Any, contract: Contract) -> bytes:
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     initial_types = [
-        (feature.name, StringTensorType([None, 1]) if feature.kind == CATEGORICAL else FloatTensorType([None, 1]))
+        (
+            feature.name,
+            StringTensorType([None, 1]) if feature.kind == CATEGORICAL else FloatTensorType([None, 1]),
+        )
         for feature in contract.features
     ]
     # zipmap=False: probabilities as one float matrix (columns in model.classes_ order), not a list of dicts.
@@ -109,7 +112,9 @@ def export_onnx(
     try:
         onnx_bytes = convert(model, contract)
     except Exception as exc:  # skl2onnx raises many types for unsupported models
-        reason = f"{type(model[-1]).__name__} does not convert to ONNX ({type(exc).__name__}: {_first_line(exc)})"
+        reason = (
+            f"{type(model[-1]).__name__} does not convert to ONNX ({type(exc).__name__}: {_first_line(exc)})"
+        )
         return {"files": dict(files), "runtime": "skops", "runtime_reason": reason, "onnx_parity": None}
     parity = check_parity(model, onnx_bytes, contract, load_held_out(project))
     digest = write_bytes(path, onnx_bytes)

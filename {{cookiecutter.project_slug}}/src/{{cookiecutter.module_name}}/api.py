@@ -1,0 +1,244 @@
+"""The prediction API: FastAPI over the exported model, with request models from the data contract.
+
+Run it with `{{ cookiecutter.module_name }} serve` (or `make serve`); open /docs for the schema. Nothing happens at import:
+create_app() reads models/model.json to build the request models, and the lifespan loads the
+model file once, after checking its digest. This module imports no training code, MLflow, pandera
+or evidently; on the ONNX runtime it imports neither scikit-learn nor pandas either.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
+# models are built at run time, so they must be real objects rather than strings.
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from . import model_io, prometheus
+from .batching import MicroBatcher
+from .config import Project, load_project
+from .payloads import ApiModels, build_models
+from .predictor import Predictor, Scores, load_contract, load_predictor
+
+logger = logging.getLogger(__name__)
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+ERRORS = {
+    415: {"description": "The body is not JSON (Content-Type must be application/json)."},
+    422: {"description": "A field is missing, extra, of the wrong type, not finite or not allowed."},
+    500: {"description": "The model failed on valid input; the server log has the details."},
+}
+
+
+class ServingState:
+    """What the routes share: the model once loaded, its metadata and the counters."""
+
+    def __init__(self, metadata: dict[str, Any], models: ApiModels) -> None:
+        self.metadata = metadata
+        self.models = models
+        self.version = str(metadata["version"])
+        self.predictor: Predictor | None = None
+        self.batcher: MicroBatcher | None = None
+        self.metrics = ServingMetrics(metadata)
+
+    def answer(self, scores: Scores, index: int, warnings: list[str]) -> dict[str, Any]:
+        """One row's response, counted in /metrics."""
+        prediction = scores.predictions[index]
+        for warning in warnings:
+            self.metrics.warnings.inc(feature=warning.split(":", 1)[0])
+        if scores.probabilities is None:
+            self.metrics.values.observe(prediction)
+            return {"prediction": prediction, "warnings": warnings}
+        self.metrics.predictions.inc(**{"class": prediction})
+        classes = self.predictor.classes if self.predictor else []
+        probabilities = dict(zip(classes or [], scores.probabilities[index].tolist(), strict=True))
+        return {"prediction": prediction, "probabilities": probabilities, "warnings": warnings}
+
+
+class ServingMetrics:
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self.requests = prometheus.Counter("http_requests_total", "HTTP requests by path and status code.")
+        self.latency = prometheus.Histogram("http_request_duration_seconds", "Request latency by path.")
+        self.batch_rows = prometheus.Histogram(
+            "prediction_batch_rows", "Rows per model call.", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
+        )
+        self.predictions = prometheus.Counter("predictions_total", "Predictions served, by class.")
+        low, high = (metadata.get("contract") or {}).get("target_range") or (0.0, 1.0)
+        step = (high - low) / 10 or 1.0
+        self.values = prometheus.Histogram(
+            "prediction_value", "Regression predictions.", [low + step * i for i in range(11)]
+        )
+        self.warnings = prometheus.Counter(
+            "prediction_warnings_total", "Values scored but flagged, by feature."
+        )
+        self.model = prometheus.Counter("model_info", "The model being served (value 1).", kind="gauge")
+
+    def all(self) -> list[Any]:
+        task_metric = self.values if self.values.counts else self.predictions
+        return [self.model, self.requests, self.latency, self.batch_rows, task_metric, self.warnings]
+
+
+def create_app(project: Project | None = None) -> FastAPI:
+    """Build the API for the project's exported model (configs/config.yaml found from here by default)."""
+    project = project or load_project()
+    serving = project.config.serving
+    metadata = model_io.read_metadata(project.models_dir)
+    models = build_models(
+        load_contract(metadata),
+        max_batch_rows=serving.max_batch_rows,
+        unknown_category=serving.unknown_category,
+    )
+    state = ServingState(metadata, models)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        predictor = load_predictor(project.models_dir, metadata)
+        batcher = MicroBatcher(
+            predictor.predict,
+            max_rows=serving.max_batch_rows,
+            wait_s=serving.batch_wait_ms / 1000,
+            on_batch=state.metrics.batch_rows.observe,
+        )
+        await batcher.start()
+        state.predictor, state.batcher = predictor, batcher
+        state.metrics.model.set(1, version=state.version, runtime=predictor.runtime)
+        logger.info(
+            "serving model %s on %s (%s)", state.version, predictor.runtime, metadata.get("runtime_reason")
+        )
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    app = FastAPI(
+        title=f"{metadata['name']} prediction API",
+        version=state.version,
+        description=f"Predicts `{metadata['target']}` ({metadata['task']}). Request fields come from the data contract.",
+        lifespan=lifespan,
+    )
+    app.state.serving = state
+    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, internal_error)
+    add_routes(app, state, project)
+    return app
+
+
+def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
+    models = state.models
+    held_out_path = project.reports_dir / "metrics.json"
+
+    @app.get("/health", tags=["status"])
+    def health() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["status"], responses={503: {"description": "The model is not loaded yet."}})
+    def ready() -> JSONResponse:
+        """The model is loaded and predictions can be served."""
+        if state.batcher is None or state.predictor is None:
+            return JSONResponse({"ready": False}, status_code=503)
+        return JSONResponse(
+            {"ready": True, "model_version": state.version, "runtime": state.predictor.runtime}
+        )
+
+    @app.get("/model", tags=["status"])
+    def model() -> dict[str, Any]:
+        """Which model is served, on which runtime and why, its metrics and its data contract."""
+        keys = ("name", "version", "created", "task", "target", "classes", "family", "estimator",
+                "runtime", "runtime_reason", "onnx_parity", "data_digest", "cv_metrics", "contract")  # fmt: skip
+        info = {key: state.metadata.get(key) for key in keys}
+        info["runtime"] = state.predictor.runtime if state.predictor else info["runtime"] or "skops"
+        info["held_out_metrics"] = json.loads(held_out_path.read_text()) if held_out_path.is_file() else None
+        return info
+
+    @app.post("/predict", response_model=models.response, tags=["predict"], responses=ERRORS)
+    async def predict(record: models.record) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Score one record (concurrent calls are micro-batched into one model call)."""
+        row, warnings = models.to_row(record)
+        scores = await state.batcher.submit([row])
+        return {**state.answer(scores, 0, warnings), "model_version": state.version}
+
+    @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS)
+    async def predict_batch(request: models.batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Score a list of records (at most serving.max_batch_rows) in one call."""
+        rows, warnings = zip(*(models.to_row(record) for record in request.records), strict=True)
+        scores = await state.batcher.submit(list(rows))
+        answers = [state.answer(scores, index, warning) for index, warning in enumerate(warnings)]
+        return {"predictions": answers, "model_version": state.version}
+
+    @app.get("/metrics", tags=["status"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Request counts and latencies, batch sizes and predictions, in the Prometheus text format."""
+        return PlainTextResponse(prometheus.render(state.metrics.all()), media_type=PROMETHEUS_TEXT)
+
+
+class RequestMetrics:
+    """Count requests and time them per route (a plain ASGI middleware: cheap on the hot path)."""
+
+    def __init__(self, app: Any, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.paths = {"/health", "/ready", "/model", "/predict", "/predict/batch", "/metrics", "/docs"}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            path = scope["path"] if scope["path"] in self.paths else "other"
+            self.metrics.requests.inc(path=path, status=str(status))
+            self.metrics.latency.observe(time.perf_counter() - started, path=path)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each bad field and why (415 when the body is not JSON); never echo the input."""
+    assert isinstance(exc, RequestValidationError)
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type.lower():
+        reason = (
+            f"send a JSON body with Content-Type: application/json (got {content_type or 'no Content-Type'})"
+        )
+        return JSONResponse({"detail": [{"field": "body", "reason": reason}]}, status_code=415)
+    return JSONResponse({"detail": [describe_error(error) for error in exc.errors()]}, status_code=422)
+
+
+def describe_error(error: dict[str, Any]) -> dict[str, str]:
+    """Turn one pydantic error into {field, reason} (the field as a dotted path in the body)."""
+    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        reason = f"malformed JSON ({error.get('ctx', {}).get('error', 'cannot parse')}) at character {loc[0] if loc else '?'}"
+        return {"field": "body", "reason": reason}
+    reasons = {
+        "missing": "required field is missing" if loc else "a JSON body is required",
+        "extra_forbidden": "not a model input (identifier and sensitive columns are never inputs)",
+        "finite_number": "must be a finite number (NaN and infinity are not allowed)",
+        "too_short": "send at least one record",
+    }
+    reason = reasons.get(kind, error.get("msg", "invalid value"))
+    if kind == "too_long":
+        reason = f"too many records: at most {error.get('ctx', {}).get('max_length')} per request"
+    return {"field": ".".join(loc) or "body", "reason": reason}
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """500 without a stack trace in the body; the traceback goes to the server log."""
+    logger.exception("prediction failed on %s %s", request.method, request.url.path, exc_info=exc)
+    detail = "internal error while serving this request — the server log has the details"
+    return JSONResponse({"detail": detail}, status_code=500)

@@ -1,0 +1,117 @@
+"""Micro-batching: score concurrent requests together in one call, off the event loop.
+
+A 1000-row predict costs about what a one-row predict costs (the per-call overhead dominates),
+so requests that arrive together are gathered and scored at once. The wait is adaptive: a lone
+request is scored at once; only when requests have been arriving together does the batcher
+wait (at most `wait_s`) for the next ones. Each request gets back its own rows' answers, and a
+request whose rows break the model fails alone, not its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .predictor import Row, Scores
+
+ScoreFn = Callable[[list[Row]], Scores]
+
+
+@dataclass
+class Job:
+    rows: list[Row]
+    future: asyncio.Future[Scores] = field(repr=False)
+
+
+class MicroBatcher:
+    """Queue requests; one background task scores them in batches on a single worker thread."""
+
+    def __init__(
+        self, score: ScoreFn, *, max_rows: int, wait_s: float, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        self.score = score
+        self.max_rows = max_rows
+        self.wait_s = wait_s
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[Job] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._carry: Job | None = None
+        self._together = False  # did the last batch gather more than one request?
+        # One thread: batches run one after another, and the model is never called concurrently.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="micro-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, rows: list[Row]) -> Scores:
+        """Score these rows (at most max_rows) together with whatever else is waiting."""
+        if self._queue is None:
+            raise RuntimeError("MicroBatcher.start() was not awaited — start it in the app's lifespan.")
+        job = Job(rows, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(job)
+        return await job.future
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            jobs = [self._carry or await self._queue.get()]
+            self._carry = None
+            self._gather(jobs)
+            if self.wait_s and self._together and self._carry is None and _rows(jobs) < self.max_rows:
+                await asyncio.sleep(self.wait_s)
+                self._gather(jobs)
+            self._together = len(jobs) > 1
+            await self._score_jobs(jobs)
+
+    def _gather(self, jobs: list[Job]) -> None:
+        """Move waiting jobs into this batch while they fit; keep the first that does not."""
+        assert self._queue is not None
+        size = _rows(jobs)
+        while self._carry is None and not self._queue.empty():
+            job = self._queue.get_nowait()
+            if size + len(job.rows) > self.max_rows:
+                self._carry = job
+                return
+            jobs.append(job)
+            size += len(job.rows)
+
+    async def _score_jobs(self, jobs: list[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        rows = [row for job in jobs for row in job.rows]
+        if self.on_batch is not None:
+            self.on_batch(len(rows))
+        try:
+            scores = await loop.run_in_executor(self._executor, self.score, rows)
+        except Exception as exc:
+            if len(jobs) == 1:
+                _resolve(jobs[0], exception=exc)
+                return
+            for job in jobs:  # find the culprit: score each request alone
+                await self._score_jobs([job])
+            return
+        start = 0
+        for job in jobs:
+            _resolve(job, scores.slice(start, start + len(job.rows)))
+            start += len(job.rows)
+
+
+def _rows(jobs: list[Job]) -> int:
+    return sum(len(job.rows) for job in jobs)
+
+
+def _resolve(job: Job, scores: Scores | None = None, exception: Exception | None = None) -> None:
+    if job.future.done():  # the client went away; nobody waits for this answer
+        return
+    if exception is not None:
+        job.future.set_exception(exception)
+    else:
+        job.future.set_result(scores)

@@ -1,0 +1,122 @@
+"""Load the exported model for serving and score rows with it.
+
+Two runtimes, chosen at export (see onnx_export.py) and recorded in models/model.json:
+- "onnx": ONNX Runtime on models/model.onnx — no scikit-learn or pandas import, microseconds a row;
+- "skops": the fitted Pipeline from models/model.skops, loaded with the trusted-type list in code.
+Either way the file's digest must match model.json before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import model_io
+from .schema import CATEGORICAL, MISSING_CATEGORY, Contract
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The model's answers for a list of rows, in row order."""
+
+    predictions: list[Any]  # class labels (str) or regression values (float)
+    probabilities: np.ndarray | None = None  # (rows, classes), columns in Predictor.classes order
+
+    def slice(self, start: int, stop: int) -> Scores:
+        proba = None if self.probabilities is None else self.probabilities[start:stop]
+        return Scores(self.predictions[start:stop], proba)
+
+
+class Predictor(Protocol):
+    runtime: str
+    classes: list[str] | None
+
+    def predict(self, rows: list[Row]) -> Scores: ...
+
+
+class OnnxPredictor:
+    """Score rows with ONNX Runtime: one (n, 1) input per feature, as exported."""
+
+    runtime = "onnx"
+
+    def __init__(self, path: Path, contract: Contract, classes: list[str] | None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # One thread per session: requests are micro-batched, and uvicorn workers scale across cores.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.classes = classes
+        self.columns = [(feature.name, feature.kind == CATEGORICAL) for feature in contract.features]
+
+    def predict(self, rows: list[Row]) -> Scores:
+        feeds = {name: _column(rows, name, is_label) for name, is_label in self.columns}
+        outputs = self.session.run(None, feeds)
+        if self.classes is None:
+            return Scores(np.asarray(outputs[0], dtype=float).reshape(-1).tolist())
+        return Scores(np.asarray(outputs[0]).astype(str).tolist(), np.asarray(outputs[1], dtype=float))
+
+
+def _column(rows: list[Row], name: str, is_label: bool) -> np.ndarray:
+    if is_label:
+        values = [MISSING_CATEGORY if row[name] is None else str(row[name]) for row in rows]
+        return np.array(values, dtype=object).reshape(-1, 1)
+    values = [math.nan if row[name] is None else float(row[name]) for row in rows]
+    return np.array(values, dtype=np.float32).reshape(-1, 1)
+
+
+class SkopsPredictor:
+    """Score rows with the fitted scikit-learn Pipeline (the fallback when ONNX failed parity)."""
+
+    runtime = "skops"
+
+    def __init__(self, model: Any, contract: Contract) -> None:
+        self.model = model
+        self.contract = contract
+        self.classes = [str(label) for label in model.classes_] if contract.task == "classification" else None
+
+    def predict(self, rows: list[Row]) -> Scores:
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(rows, columns=self.contract.feature_names)
+        for feature in self.contract.features:
+            column = frame[feature.name]
+            if feature.kind == CATEGORICAL:
+                frame[feature.name] = column.fillna(MISSING_CATEGORY).astype(str).astype(object)
+            else:
+                frame[feature.name] = pd.to_numeric(column, errors="coerce").astype(float)
+        if self.classes is None:
+            return Scores(np.asarray(self.model.predict(frame), dtype=float).tolist())
+        # One pass through the Pipeline: the label is the most probable class, as predict() would say.
+        proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+        return Scores([self.classes[i] for i in proba.argmax(axis=1)], proba)
+
+
+def load_contract(metadata: dict[str, Any]) -> Contract:
+    if "contract" not in metadata:
+        raise model_io.ModelFileError('models/model.json has no data contract — run "make train" again.')
+    return Contract.from_dict(metadata["contract"])
+
+
+def load_predictor(models_dir: Path, metadata: dict[str, Any] | None = None) -> Predictor:
+    """Load the runtime that model.json names, after checking the model file's digest.
+
+    Raises:
+        ModelFileError: model.json or the model file is missing, or the file changed after export.
+    """
+    metadata = metadata or model_io.read_metadata(models_dir)
+    contract = load_contract(metadata)
+    if metadata.get("runtime") == "onnx":
+        path = model_io.verified_path(models_dir, "model.onnx", metadata)
+        return OnnxPredictor(path, contract, metadata.get("classes"))
+    import skops.io as sio
+
+    path = model_io.verified_path(models_dir, "model.skops", metadata)
+    return SkopsPredictor(sio.load(path, trusted=model_io.TRUSTED_TYPES), contract)
