@@ -121,6 +121,37 @@ def run_evaluate(project: Project) -> None:
     console.print(f"  the model {verdict} the dummy baseline on {primary}; reports in {project.reports_dir}")
 
 
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serving.port in config.yaml).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: serving.workers).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default 127.0.0.1: this machine only).")] = None,
+) -> None:
+    """Serve the exported model over HTTP (FastAPI + uvicorn); the API docs are at /docs."""
+    from .serve import run_server
+
+    run_server(load_project(config), host=host, port=port, workers=workers)
+
+
+@app.command()
+def predict(
+    input_path: Annotated[Path, typer.Argument(help="CSV or Parquet file with the feature columns.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output .csv/.parquet (default: <input>_predictions).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score a CSV or Parquet file with the exported model; write it with prediction columns."""
+    from rich.progress import track
+
+    from .serve import predict_file
+
+    project = load_project(config)
+    written = predict_file(project, input_path, output, lambda chunks: track(chunks, console=console))
+    console.print(f"  predictions → {written}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; print a user mistake as one line and return 1 instead of a traceback."""
     try:

@@ -1,0 +1,107 @@
+"""Use the exported model: serve it over HTTP (uvicorn) or score a file in batches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import model_io
+from .config import CONFIG_ENV_VAR, Project
+from .errors import UserError
+from .predictor import load_contract, load_predictor
+from .schema import CATEGORICAL
+
+READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+
+
+def check_model(project: Project) -> dict[str, Any]:
+    """Fail before the server starts when the model is missing or changed after export."""
+    metadata = model_io.read_metadata(project.models_dir)
+    filename = "model.onnx" if metadata.get("runtime") == "onnx" else "model.skops"
+    model_io.verified_path(project.models_dir, filename, metadata)
+    return metadata
+
+
+def run_server(project: Project, *, host: str | None, port: int | None, workers: int | None) -> None:
+    """Start uvicorn with the API factory; each worker process loads the model once."""
+    import uvicorn
+
+    check_model(project)
+    serving = project.config.serving
+    # Workers are fresh processes: they find the config through the environment, not an argument.
+    os.environ[CONFIG_ENV_VAR] = str(project.config_path)
+    uvicorn.run(
+        f"{__package__}.api:create_app",
+        factory=True,
+        host=host or serving.host,
+        port=port or serving.port,
+        workers=workers or serving.workers,
+        access_log=False,  # every request is counted and timed in /metrics instead
+    )
+
+
+def predict_file(project: Project, source: Path, output: Path | None = None, progress: Any = None) -> Path:
+    """Score every row of a CSV or Parquet file; write it back with prediction columns.
+
+    Args:
+        progress: optional callable wrapping the chunk iterator (e.g. rich.progress.track).
+
+    Returns:
+        The path written: `output`, or `<input stem>_predictions<suffix>` next to the input.
+    """
+    import pandas as pd
+
+    from .data import coerce_column, normalise_columns
+
+    target = output or source.with_name(f"{source.stem}_predictions{source.suffix}")
+    if READERS.get(target.suffix.lower()) is None:
+        raise UserError(f"{target}: unsupported output type '{target.suffix}' — use .csv or .parquet.")
+    frame = read_table(source)
+    metadata = model_io.read_metadata(project.models_dir)
+    contract = load_contract(metadata)
+    features = normalise_columns(frame.copy())
+    missing = [name for name in contract.feature_names if name not in features.columns]
+    if missing:
+        raise UserError(f"{source}: no column {', '.join(missing)} — the model needs every contract feature.")
+    for feature in contract.features:
+        column = features[feature.name]
+        if feature.kind == CATEGORICAL:
+            features[feature.name] = column.astype(str).where(column.notna(), None).astype(object)
+        else:
+            features[feature.name] = coerce_column(column)[0].astype(float)
+    predictor = load_predictor(project.models_dir, metadata)
+    size = project.config.serving.max_batch_rows
+    chunks = range(0, len(features), size)
+    results = []
+    for start in progress(chunks) if progress else chunks:
+        chunk = features.iloc[start : start + size][contract.feature_names]
+        rows = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
+        scores = predictor.predict(rows)
+        part = pd.DataFrame({"prediction": scores.predictions}, index=chunk.index)
+        if scores.probabilities is not None:
+            for index, label in enumerate(predictor.classes or []):
+                part[f"probability_{label}"] = scores.probabilities[:, index]
+        results.append(part)
+    scored = pd.concat([frame, pd.concat(results) if results else pd.DataFrame()], axis=1)
+    write_table(scored.assign(model_version=str(metadata["version"])), target)
+    return target
+
+
+def read_table(path: Path) -> Any:
+    import pandas as pd
+
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise UserError(f"{path}: unsupported file type '{path.suffix}' — use .csv or .parquet.")
+    if not path.is_file():
+        raise UserError(f"{path}: no such file — check the path.")
+    return getattr(pd, reader)(path)
+
+
+def write_table(frame: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
