@@ -65,7 +65,12 @@ def main() -> int:
         timed(pipeline, workspace, env)
         script = Path(tmp) / "bare.py"
         script.write_text(BARE_SCRIPT)
-        bare = [sys.executable, str(script), str(workspace / "data" / "processed"), str(Path(tmp) / "bare.skops")]
+        bare = [
+            sys.executable,
+            str(script),
+            str(workspace / "data" / "processed"),
+            str(Path(tmp) / "bare.skops"),
+        ]
         ours, reference = [], []
         for _ in range(args.repeats):
             reference.append(timed(bare, workspace, env))
