@@ -126,7 +126,9 @@ def serve(
     config: ConfigOption = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port in config.yaml).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: serving.workers).")] = None,
-    host: Annotated[str | None, typer.Option(help="Interface (default 127.0.0.1: this machine only).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface (default 127.0.0.1: this machine only).")
+    ] = None,
 ) -> None:
     """Serve the exported model over HTTP (FastAPI + uvicorn); the API docs are at /docs."""
     from .serve import run_server
@@ -138,7 +140,8 @@ def serve(
 def predict(
     input_path: Annotated[Path, typer.Argument(help="CSV or Parquet file with the feature columns.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output .csv/.parquet (default: <input>_predictions).")
+        Path | None,
+        typer.Option("--output", "-o", help="Output .csv/.parquet (default: <input>_predictions)."),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
