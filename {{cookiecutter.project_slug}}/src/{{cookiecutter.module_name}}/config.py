@@ -67,6 +67,44 @@ class TrackingConfig(StrictModel):
 
 class EvaluationConfig(StrictModel):
     primary_metric: str | None = None
+    slice_gap: float = Field(0.1, ge=0.0, le=1.0)
+    slice_min_rows: int = Field(10, ge=1)
+
+
+class PromotionConfig(StrictModel):
+    margin_vs_baseline: float = Field(0.0, ge=0.0)
+    margin_vs_champion: float = Field(0.0, ge=0.0)
+
+
+class ParamRange(StrictModel):
+    """One hyperparameter's search range: low/high (ints give integers) or a list of choices."""
+
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> ParamRange:
+        if self.choices is not None:
+            if not self.choices:
+                raise ValueError("choices must list at least one value")
+            return self
+        if self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError("give low < high (or a list of choices)")
+        if self.log and self.low <= 0:
+            raise ValueError("log: true needs low > 0")
+        return self
+
+
+class TuningConfig(StrictModel):
+    trials: int = Field(20, ge=1, le=1000)
+    search_space: dict[str, dict[str, ParamRange]] = {}
+
+
+class ModelCardConfig(StrictModel):
+    intended_use: str = "A portfolio demonstration of an end-to-end machine-learning workflow."
+    out_of_scope_use: str = "Any decision about a real person, animal or business without further validation."
 
 
 class PathsConfig(StrictModel):
@@ -95,6 +133,9 @@ class Config(StrictModel):
     cv: CVConfig = CVConfig()
     tracking: TrackingConfig
     evaluation: EvaluationConfig = EvaluationConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    tuning: TuningConfig = TuningConfig()
+    model_card: ModelCardConfig = ModelCardConfig()
     paths: PathsConfig = PathsConfig()
     serving: ServingConfig = ServingConfig()
 
@@ -128,6 +169,11 @@ class Project:
     @property
     def models_dir(self) -> Path:
         return self.path(self.config.paths.models_dir)
+
+    @property
+    def candidate_dir(self) -> Path:
+        """Where train exports a new model; promote copies it to models_dir only if it wins."""
+        return self.models_dir / "candidate"
 
     @property
     def reports_dir(self) -> Path:
