@@ -1,4 +1,4 @@
-"""Score the baseline and the model on the held-out split; write metrics and figures."""
+"""Score the candidate and its baseline on the held-out split; write metrics, figures and the model card."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import model_io
+from . import model_card, model_io, plots
 from .config import Project
 from .data import load_processed
-from .metrics import metric_directions, primary_metric
+from .importance import permutation_importance
+from .metrics import beats, metric_directions, primary_metric
+from .reproducibility import predictions_digest, read_manifest, record_evaluation
 from .schema import Contract
+from .slices import slice_columns, slice_metrics
 from .train import score
 
 
@@ -21,63 +24,80 @@ def evaluate_model(project: Project) -> dict[str, Any]:
     """Run the evaluate stage and return the content of reports/metrics.json."""
     from . import tracking
 
-    _, test, contract = load_processed(project)
-    model, metadata = model_io.load_skops(project.models_dir, "model.skops")
-    baseline, _ = model_io.load_skops(project.models_dir, "baseline.skops")
+    train, test, contract = load_processed(project)
+    model, metadata = model_io.load_skops(project.candidate_dir, "model.skops")
+    baseline, _ = model_io.load_skops(project.candidate_dir, "baseline.skops")
     X, y = test[contract.feature_names], test[contract.target]
     held_out = {"baseline": score(baseline, X, y, contract), "model": score(model, X, y, contract)}
     primary = primary_metric(contract.task, project.config.evaluation.primary_metric)
-    greater = metric_directions(contract.task)[primary]
+    importance = permutation_importance(model, X, y, primary, project.config.split.seed)
     report = {
         "task": contract.task,
         "primary_metric": primary,
-        "greater_is_better": greater,
-        "beats_baseline": _better(held_out["model"][primary], held_out["baseline"][primary], greater),
+        "greater_is_better": metric_directions(contract.task)[primary],
+        "beats_baseline": beats_baseline(contract.task, primary, held_out),
         "n_test": len(test),
         "model_version": metadata["version"],
         "baseline": held_out["baseline"],
         "model": held_out["model"],
         "cv": metadata["cv_metrics"],
+        "slice_gap": project.config.evaluation.slice_gap,
+        "slice_min_rows": project.config.evaluation.slice_min_rows,
+        "slices": score_slices(project, model, train, test, contract, primary),
+        "permutation_importance": importance,
+        "data": model_card.collect_facts(project, train, test, contract),
     }
-    project.reports_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = project.reports_dir / "metrics.json"
-    metrics_path.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n", encoding="utf-8")
-    figures = plot_figures(project, model, X, y, contract)
-    tracking.log_evaluation(project, metadata.get("mlflow_run_id"), held_out, [metrics_path, *figures])
+    metrics_path = write_report(project.reports_dir / "metrics.json", report)
+    figures = plots.draw_figures(project.figures_dir, model, X, y, contract, importance)
+    manifest_path = record_evaluation(
+        project.candidate_dir, held_out, predictions_digest(model, X, contract.task)
+    )
+    card = render_reports(project, report, contract, metadata, read_manifest(manifest_path))
+    run_id = metadata.get("mlflow_run_id")
+    tracking.log_evaluation(project, run_id, held_out, [metrics_path, card, *figures])
+    tracking.log_files(project, run_id, [manifest_path])
     return report
 
 
-def _better(candidate: float, reference: float, greater: bool) -> bool:
-    return bool(candidate > reference if greater else candidate < reference)
+def beats_baseline(task: str, primary: str, held_out: dict[str, dict[str, float]]) -> bool:
+    return beats(task, primary, held_out["model"][primary], held_out["baseline"][primary])
 
 
-def plot_figures(
-    project: Project, model: Any, X: pd.DataFrame, y: pd.Series, contract: Contract
-) -> list[Path]:
-    """Draw the confusion matrix (classification) or residual plot (regression) as PNG."""
-    import matplotlib
+def score_slices(
+    project: Project, model: Any, train: pd.DataFrame, test: pd.DataFrame, contract: Contract, primary: str
+) -> list[dict[str, Any]]:
+    """Metrics per slice of the held-out rows (sensitive columns included, as aggregates only)."""
+    X = test[contract.feature_names]
+    proba = model.predict_proba(X) if contract.task == "classification" else None
+    return slice_metrics(
+        test[slice_columns(contract, train)],
+        test[contract.target],
+        np.asarray(model.predict(X)),
+        proba,
+        task=contract.task,
+        classes=contract.classes,
+        primary=primary,
+        sensitive=tuple(contract.sensitive_columns),
+        gap=project.config.evaluation.slice_gap,
+        min_rows=project.config.evaluation.slice_min_rows,
+    )
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    project.figures_dir.mkdir(parents=True, exist_ok=True)
-    predicted = model.predict(X)
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
-    if contract.task == "classification":
-        from sklearn.metrics import ConfusionMatrixDisplay
+def write_report(path: Path, report: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    return path
 
-        ConfusionMatrixDisplay.from_predictions(y, predicted, labels=contract.classes, ax=ax, colorbar=False)
-        ax.set_title("Confusion matrix (held-out data)")
-        path = project.figures_dir / "confusion_matrix.png"
-    else:
-        residuals = y.to_numpy() - predicted
-        ax.scatter(predicted, residuals, s=14, alpha=0.7)
-        ax.axhline(0.0, color="grey", linewidth=1)
-        ax.set_xlabel(f"predicted {contract.target}")
-        ax.set_ylabel("actual − predicted")
-        ax.set_title(f"Residuals (held-out data, RMSE {np.sqrt(np.mean(residuals**2)):.3g})")
-        path = project.figures_dir / "residuals.png"
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return [path]
+
+def render_reports(
+    project: Project,
+    report: dict[str, Any],
+    contract: Contract,
+    metadata: dict[str, Any],
+    manifest: dict[str, Any],
+) -> Path:
+    """Write reports/model_card.md and refresh the README's results table (when it has the markers)."""
+    card = project.reports_dir / "model_card.md"
+    card.write_text(model_card.render_card(project, report, contract, metadata, manifest), encoding="utf-8")
+    model_card.refresh_readme(project.root / "README.md", model_card.results_table(report, metadata))
+    return card

@@ -144,4 +144,16 @@ def log_evaluation(
             }
         )
         for path in files:
-            mlflow.log_artifact(str(path), artifact_path="reports" if path.suffix == ".json" else "figures")
+            mlflow.log_artifact(str(path), artifact_path="figures" if path.suffix == ".png" else "reports")
+
+
+def log_files(project: Project, run_id: str | None, files: list[Path]) -> None:
+    """Attach files (such as the run manifest) to a run, at the top of its artifacts."""
+    if run_id is None:
+        return
+    import mlflow
+
+    connect(project)
+    with mlflow.start_run(run_id=run_id):
+        for path in files:
+            mlflow.log_artifact(str(path))
