@@ -60,11 +60,12 @@ def evaluate(config: ConfigOption = None) -> None:
 
 @app.command()
 def pipeline(config: ConfigOption = None) -> None:
-    """Run data → train → evaluate in one process."""
+    """Run data → train → evaluate → promote in one process."""
     project = load_project(config)
     run_data(project)
     run_train(project)
     run_evaluate(project)
+    run_promote(project)
 
 
 def run_data(project: Project) -> None:
@@ -99,7 +100,7 @@ def run_train(project: Project) -> None:
         )
     console.print(table)
     console.print(
-        f"  model {metadata['version']} → {project.models_dir}, MLflow run {metadata['mlflow_run_id']}"
+        f"  model {metadata['version']} → {project.candidate_dir}, MLflow run {metadata['mlflow_run_id']}"
     )
 
 
@@ -119,6 +120,79 @@ def run_evaluate(project: Project) -> None:
     primary = report["primary_metric"]
     verdict = "beats" if report["beats_baseline"] else "[red]does not beat[/red]"
     console.print(f"  the model {verdict} the dummy baseline on {primary}; reports in {project.reports_dir}")
+    for entry in (s for s in report["slices"] if s["flagged"]):
+        console.print(
+            f"  [yellow]slice flagged[/yellow]: {entry['column']}={entry['value']} {primary} "
+            f"{entry['primary']:.4f}, {entry['worse_by']:.0%} worse than overall ({entry['rows']} rows)"
+        )
+    console.print(f"  model card: {project.reports_dir / 'model_card.md'}")
+
+
+@app.command()
+def promote(config: ConfigOption = None) -> None:
+    """Register the candidate as `challenger`; make it `champion` (and copy it to models/) if it wins."""
+    run_promote(load_project(config))
+
+
+@app.command()
+def tune(
+    config: ConfigOption = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Number of trials (default: tuning.trials).", min=1)
+    ] = None,
+) -> None:
+    """Search model.family's hyperparameters with Optuna (cross-validation on the training rows)."""
+    import yaml
+
+    from .tuning import tune_model
+
+    project = load_project(config)
+    with step(f"tune ({project.config.model.family})"):
+        result = tune_model(project, trials)
+    console.print(
+        f"  best cross-validated {result.metric}: {result.best_value:.4f} after {result.trials} trials"
+    )
+    console.print(f"  all trials: {result.report}, MLflow run {result.run_id} (one nested run per trial)")
+    adopt = yaml.safe_dump({"model": {"family": project.config.model.family, "params": result.best_params}})
+    console.print(
+        f"  to adopt, set in {project.config_path.name} and run `make pipeline`:\n{adopt}", highlight=False
+    )
+
+
+@app.command()
+def reproduce(
+    config: ConfigOption = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="manifest.json to reproduce (default: the champion's, models/manifest.json)."),
+    ] = None,
+) -> None:
+    """Re-run the recorded run in a temporary folder; fail unless metrics and predictions are identical."""
+    from .reproducibility import reproduce as reproduce_run
+
+    project = load_project(config)
+    with step("reproduce"):
+        checks, notes = reproduce_run(project, manifest)
+    for check in checks:
+        console.print(f"  [green]✓[/green] {check}")
+    for note in notes:
+        console.print(f"  note: {note}")
+
+
+def run_promote(project: Project) -> None:
+    from .promotion import promote_model
+
+    with step("promote"):
+        decision = promote_model(project)
+    console.print(f"  registered {decision.name} v{decision.version} as challenger")
+    for comparison in decision.comparisons:
+        console.print(f"  {comparison.describe(decision.metric, decision.greater)}", highlight=False)
+    for note in decision.notes:
+        console.print(f"  note: {note}")
+    if decision.promoted:
+        console.print(f"  [green]v{decision.version} is the champion[/green]; models/ serves it")
+    else:
+        console.print(f"  v{decision.version} stays challenger; the champion in models/ is unchanged")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from .data import digest, load_processed
 from .errors import ConfigError
 from .features import build_preprocessor
 from .metrics import compute_metrics
+from .reproducibility import build_manifest, write_manifest
 from .schema import Contract
 
 # (task, family) → (module, class, defaults). Families are task-neutral names in config.yaml.
@@ -131,8 +132,11 @@ def fit_models(project: Project, train: pd.DataFrame, contract: Contract) -> Tra
 def export(
     project: Project, result: TrainResult, contract: Contract, data_digest: str, run_id: str | None
 ) -> dict[str, Any]:
-    """Write models/model.skops, models/baseline.skops, models/model.onnx and models/model.json."""
-    models_dir = project.models_dir
+    """Write model.skops, baseline.skops, model.onnx and model.json to models/candidate/.
+
+    models/ itself holds the champion: `promote` copies the candidate there only if it wins.
+    """
+    models_dir = project.candidate_dir
     files = {
         "model.skops": model_io.save_skops(result.model, models_dir / "model.skops"),
         "baseline.skops": model_io.save_skops(result.baseline, models_dir / "baseline.skops"),
@@ -169,4 +173,7 @@ def train_model(project: Project) -> tuple[TrainResult, dict[str, Any]]:
     result = fit_models(project, train, contract)
     data_digest = digest(pd.concat([train, test]))
     run_id = tracking.log_training(project, result, train, contract, data_digest)
-    return result, export(project, result, contract, data_digest, run_id)
+    metadata = export(project, result, contract, data_digest, run_id)
+    manifest = build_manifest(project, data_digest, metadata["files"])
+    tracking.log_files(project, run_id, [write_manifest(project.candidate_dir, manifest)])
+    return result, metadata
