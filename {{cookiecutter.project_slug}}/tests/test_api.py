@@ -1,0 +1,354 @@
+"""The prediction API: every endpoint, every kind of bad input, and the import boundary."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.module_name }}.api import create_app
+from {{ cookiecutter.module_name }}.config import Project, load_project
+from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, NUMERIC, Contract
+
+from .conftest import PROJECT_ROOT, write_config
+
+
+@pytest.fixture(scope="module")
+def client(trained_project: Project) -> Iterator[TestClient]:
+    with TestClient(create_app(trained_project)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def contract(trained_project: Project) -> Contract:
+    return Contract.from_dict(read_metadata(trained_project.models_dir)["contract"])
+
+
+@pytest.fixture(scope="module")
+def held_out(trained_project: Project, contract: Contract) -> list[dict[str, Any]]:
+    """Held-out rows as JSON records (missing numbers as null, as a client would send them)."""
+    test = pd.read_parquet(trained_project.processed_dir / "test.parquet")[contract.feature_names]
+    return [to_json_record(row, contract) for row in test.to_dict("records")]
+
+
+def to_json_record(row: dict[str, Any], contract: Contract) -> dict[str, Any]:
+    record = {}
+    for feature in contract.features:
+        value = row[feature.name]
+        if feature.kind == CATEGORICAL:
+            record[feature.name] = None if value == MISSING_CATEGORY else value
+        elif feature.kind == BOOLEAN:
+            record[feature.name] = None if pd.isna(value) else bool(value)
+        else:
+            record[feature.name] = None if pd.isna(value) else float(value)
+    return record
+
+
+@pytest.fixture
+def record(held_out: list[dict[str, Any]]) -> dict[str, Any]:
+    """A complete held-out row (no nulls), to break one field at a time."""
+    return dict(next(row for row in held_out if None not in row.values()))
+
+
+def first(contract: Contract, kind: str, **conditions: Any) -> str | None:
+    for feature in contract.features:
+        if feature.kind == kind and all(getattr(feature, key) == value for key, value in conditions.items()):
+            return feature.name
+    return None
+
+
+def post_raw(client: TestClient, path: str, body: str, content_type: str = "application/json") -> Any:
+    return client.post(path, content=body.encode(), headers={"content-type": content_type})
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+def test_health_returns_ok(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_names_model_version_and_runtime(client: TestClient, trained_project: Project) -> None:
+    response = client.get("/ready")
+    metadata = read_metadata(trained_project.models_dir)
+    assert response.status_code == 200
+    assert response.json() == {
+        "ready": True,
+        "model_version": metadata["version"],
+        "runtime": metadata["runtime"],
+    }
+
+
+def test_model_says_runtime_why_metrics_and_contract(client: TestClient, contract: Contract) -> None:
+    info = client.get("/model").json()
+    assert info["runtime"] in {"onnx", "skops"}
+    assert info["runtime_reason"], "the runtime choice is explained"
+    assert info["cv_metrics"]["model"]
+    assert info["held_out_metrics"]["model"], "reports/metrics.json is served when present"
+    assert [feature["name"] for feature in info["contract"]["features"]] == contract.feature_names
+
+
+def test_predict_returns_prediction_and_model_version(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    body = client.post("/predict", json=record).json()
+    assert body["model_version"] == client.get("/ready").json()["model_version"]
+    assert body["warnings"] == []
+    if contract.task == "classification":
+        assert body["prediction"] in contract.classes
+        assert set(body["probabilities"]) == set(contract.classes)
+        assert math.isclose(sum(body["probabilities"].values()), 1.0, abs_tol=1e-5)
+        assert body["prediction"] == max(body["probabilities"], key=body["probabilities"].get)
+    else:
+        assert isinstance(body["prediction"], float)
+
+
+def test_predict_batch_matches_the_exported_pipeline_row_by_row(
+    client: TestClient, trained_project: Project, held_out: list[dict[str, Any]], contract: Contract
+) -> None:
+    response = client.post("/predict/batch", json={"records": held_out})
+    model, _ = load_skops(trained_project.models_dir)
+    test = pd.read_parquet(trained_project.processed_dir / "test.parquet")[contract.feature_names]
+    served = [answer["prediction"] for answer in response.json()["predictions"]]
+    assert response.status_code == 200
+    if contract.task == "classification":
+        assert served == [str(label) for label in model.predict(test)]
+    else:
+        assert served == pytest.approx(model.predict(test).tolist(), rel=1e-5)
+
+
+def test_metrics_exposes_requests_predictions_and_model(client: TestClient, record: dict[str, Any]) -> None:
+    client.post("/predict", json=record)
+    text = client.get("/metrics").text
+    assert 'http_requests_total{path="/predict",status="200"}' in text
+    assert "http_request_duration_seconds_bucket" in text
+    assert "prediction_batch_rows_count" in text
+    assert "model_info{" in text
+    assert "predictions_total{" in text or "prediction_value_count" in text
+
+
+def test_openapi_documents_fields_ranges_and_examples(client: TestClient, contract: Contract) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    assert set(schema["properties"]) == set(contract.feature_names)
+    assert schema["examples"], "a real example from the training data"
+    number = first(contract, NUMERIC)
+    if number:
+        assert "Training range" in schema["properties"][number]["description"]
+
+
+def test_sensitive_and_id_columns_are_not_inputs(client: TestClient, contract: Contract) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    assert not set(schema["properties"]) & {*contract.sensitive_columns, *contract.id_columns}
+
+
+# --- bad input: always 4xx with the field and the reason, never 5xx ----------------------------
+
+
+def test_predict_missing_field_returns_422(client: TestClient, record: dict[str, Any]) -> None:
+    name = next(iter(record))
+    del record[name]
+    response = client.post("/predict", json=record)
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"field": name, "reason": "required field is missing"}]}
+
+
+def test_predict_extra_field_returns_422(client: TestClient, record: dict[str, Any]) -> None:
+    response = client.post("/predict", json={**record, "customer_id": 7})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "customer_id"
+
+
+def test_predict_wrong_type_returns_422(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, NUMERIC)
+    if name is None:
+        pytest.skip("no numeric feature")
+    response = client.post("/predict", json={**record, name: "twelve"})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [{"field": name, "reason": "Input should be a valid number"}]
+
+
+def test_predict_null_where_not_allowed_returns_422(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, NUMERIC, missing_share=0.0)
+    if name is None:
+        pytest.skip("every numeric feature had missing values in training")
+    response = client.post("/predict", json={**record, name: None})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == name
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_predict_non_finite_number_returns_422(
+    client: TestClient, record: dict[str, Any], contract: Contract, literal: str
+) -> None:
+    name = first(contract, NUMERIC)
+    if name is None:
+        pytest.skip("no numeric feature")
+    body = json.dumps({**record, name: "PLACEHOLDER"}).replace('"PLACEHOLDER"', literal)
+    response = post_raw(client, "/predict", body)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"field": name, "reason": "must be a finite number (NaN and infinity are not allowed)"}
+    ]
+
+
+def test_predict_unknown_category_returns_422_naming_the_labels(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, CATEGORICAL)
+    if name is None:
+        pytest.skip("no categorical feature")
+    response = client.post("/predict", json={**record, name: "never-seen-label"})
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["field"] == name
+    assert contract.features[contract.feature_names.index(name)].categories[0] in detail["reason"]
+
+
+def test_predict_malformed_json_returns_422(client: TestClient) -> None:
+    response = post_raw(client, "/predict", '{"oops": ')
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "body"
+    assert response.json()["detail"][0]["reason"].startswith("malformed JSON")
+
+
+def test_predict_wrong_content_type_returns_415(client: TestClient, record: dict[str, Any]) -> None:
+    response = post_raw(client, "/predict", json.dumps(record), content_type="text/plain")
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"][0]["reason"]
+
+
+def test_predict_batch_empty_returns_422(client: TestClient) -> None:
+    response = client.post("/predict/batch", json={"records": []})
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"field": "records", "reason": "send at least one record"}]}
+
+
+def test_predict_batch_oversized_returns_422(
+    client: TestClient, record: dict[str, Any], trained_project: Project
+) -> None:
+    limit = trained_project.config.serving.max_batch_rows
+    response = client.post("/predict/batch", json={"records": [record] * (limit + 1)})
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"field": "records", "reason": f"too many records: at most {limit} per request"}]
+    }
+
+
+def test_predict_batch_bad_row_names_its_index(client: TestClient, record: dict[str, Any]) -> None:
+    name = next(iter(record))
+    bad = {key: value for key, value in record.items() if key != name}
+    response = client.post("/predict/batch", json={"records": [record, bad]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == f"records.1.{name}"
+
+
+def test_training_range_boundaries_are_served_and_beyond_is_flagged(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, NUMERIC)
+    if name is None:
+        pytest.skip("no numeric feature")
+    feature = contract.features[contract.feature_names.index(name)]
+    span = feature.maximum - feature.minimum or 1.0
+    at_edges = [{**record, name: feature.minimum}, {**record, name: feature.maximum}]
+    beyond = [{**record, name: feature.minimum - 10 * span}, {**record, name: feature.maximum + 10 * span}]
+    response = client.post("/predict/batch", json={"records": at_edges + beyond})
+    warnings = [answer["warnings"] for answer in response.json()["predictions"]]
+    assert response.status_code == 200
+    assert warnings[:2] == [[], []], "values on the training range's edges are normal"
+    assert all(len(flags) == 1 and flags[0].startswith(f"{name}: ") for flags in warnings[2:])
+
+
+def test_internal_failure_returns_500_without_a_trace(
+    trained_project: Project, record: dict[str, Any]
+) -> None:
+    def broken(rows: list[dict[str, Any]]) -> Any:
+        raise RuntimeError("secret internals")
+
+    app = create_app(trained_project)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        app.state.serving.batcher.score = broken
+        response = test_client.post("/predict", json=record)
+    assert response.status_code == 500
+    assert "secret" not in response.text and "Traceback" not in response.text
+
+
+# --- runtimes, the import boundary, and a real server ---------------------------------------
+
+
+def test_skops_fallback_serves_the_same_answers(
+    tmp_path: Path, trained_project: Project, held_out: list[dict[str, Any]]
+) -> None:
+    shutil.copytree(trained_project.models_dir, tmp_path / "models")
+    metadata_path = tmp_path / "models" / "model.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata_path.write_text(json.dumps({**metadata, "runtime": "skops", "runtime_reason": "test"}))
+    fallback = load_project(write_config(tmp_path))
+    with TestClient(create_app(fallback)) as skops_client, TestClient(create_app(trained_project)) as main:
+        assert skops_client.get("/model").json()["runtime"] == "skops"
+        ours = skops_client.post("/predict/batch", json={"records": held_out}).json()["predictions"]
+        theirs = main.post("/predict/batch", json={"records": held_out}).json()["predictions"]
+    for a, b in zip(ours, theirs, strict=True):
+        if isinstance(a["prediction"], str):
+            assert a["prediction"] == b["prediction"]
+            assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
+        else:
+            assert a["prediction"] == pytest.approx(b["prediction"], rel=1e-5)
+
+
+def test_changed_model_file_refuses_to_start(tmp_path: Path, trained_project: Project) -> None:
+    shutil.copytree(trained_project.models_dir, tmp_path / "models")
+    runtime = read_metadata(tmp_path / "models")["runtime"]
+    with open(tmp_path / "models" / f"model.{runtime}", "ab") as handle:
+        handle.write(b"tampered")
+    app = create_app(load_project(write_config(tmp_path)))
+    with pytest.raises(Exception, match="does not match the digest"), TestClient(app):
+        pass
+
+
+BOUNDARY_SCRIPT = """
+import sys
+for name in ("mlflow", "pandera", "evidently", "MODULE.train", "MODULE.evaluate", "MODULE.data",
+             "MODULE.tracking", "MODULE.onnx_export"):
+    sys.modules[name] = None  # importing any of them now raises ImportError
+from fastapi.testclient import TestClient
+from MODULE.api import create_app
+from MODULE.config import load_project
+app = create_app(load_project(sys.argv[1]))
+with TestClient(app) as client:
+    example = app.openapi()["components"]["schemas"]["Record"]["examples"][0]
+    response = client.post("/predict", json=example)
+    runtime = client.get("/model").json()["runtime"]
+assert response.status_code == 200, response.text
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "sklearn"})
+assert runtime != "onnx" or not heavy, f"the ONNX path imported {heavy}"
+print("ok", runtime)
+"""
+
+
+def test_api_runs_without_training_modules(trained_project: Project) -> None:
+    script = BOUNDARY_SCRIPT.replace("MODULE", "{{ cookiecutter.module_name }}")
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(trained_project.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("ok")

@@ -1,0 +1,106 @@
+"""A real server on a free port, many concurrent callers, and the `predict` command."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.model_io import read_metadata
+from {{ cookiecutter.module_name }}.schema import Contract
+
+from .conftest import PROJECT_ROOT
+from .test_api import to_json_record
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_project: Project) -> Iterator[str]:
+    """`{{ cookiecutter.module_name }} serve` in a child process, as `make serve` starts it."""
+    port = free_port()
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port),
+               "--config", str(trained_project.config_path)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    output = process.stdout.read() if process.stdout else ""
+    pytest.fail(f"the server did not become ready:\n{output}")
+
+
+@pytest.fixture(scope="module")
+def records(trained_project: Project) -> list[dict[str, Any]]:
+    contract = Contract.from_dict(read_metadata(trained_project.models_dir)["contract"])
+    test = pd.read_parquet(trained_project.processed_dir / "test.parquet")[contract.feature_names]
+    return [to_json_record(row, contract) for row in test.to_dict("records")]
+
+
+def test_live_server_binds_localhost_and_answers(server: str) -> None:
+    assert server.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+    malformed = httpx.post(f"{server}/predict", content=b"{", headers={"content-type": "application/json"})
+    assert malformed.status_code == 422
+
+
+def test_many_concurrent_requests_each_get_their_own_answer(
+    server: str, records: list[dict[str, Any]]
+) -> None:
+    batch = httpx.post(f"{server}/predict/batch", json={"records": records}, timeout=30)
+    expected = batch.json()["predictions"]
+    calls = (records * 4)[:200]
+    with httpx.Client(base_url=server, timeout=30) as client, ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(lambda record: client.post("/predict", json=record).json(), calls))
+    for index, answer in enumerate(answers):
+        assert answer["prediction"] == pytest.approx(expected[index % len(records)]["prediction"]), index
+
+
+def test_predict_command_writes_one_prediction_per_row(tmp_path: Path, trained_project: Project) -> None:
+    source = trained_project.processed_dir / "test.parquet"
+    output = tmp_path / "scored.csv"
+    config = str(trained_project.config_path)
+    assert main(["predict", str(source), "--output", str(output), "--config", config]) == 0
+    scored = pd.read_csv(output)
+    assert len(scored) == len(pd.read_parquet(source))
+    assert {"prediction", "model_version"} <= set(scored.columns)
+
+
+def test_predict_command_refuses_a_file_without_the_features(
+    tmp_path: Path, trained_project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "wrong.csv"
+    source.write_text("a,b\n1,2\n")
+    assert main(["predict", str(source), "--config", str(trained_project.config_path)]) == 1
+    assert "no column" in capsys.readouterr().err
