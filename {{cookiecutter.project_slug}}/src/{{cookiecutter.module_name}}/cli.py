@@ -186,9 +186,11 @@ def run_promote(project: Project) -> None:
         decision = promote_model(project)
     console.print(f"  registered {decision.name} v{decision.version} as challenger")
     for comparison in decision.comparisons:
-        console.print(f"  {comparison.describe(decision.metric, decision.greater)}", highlight=False)
+        console.print(
+            f"  {comparison.describe(decision.metric, decision.greater)}", highlight=False, soft_wrap=True
+        )
     for note in decision.notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {note}", soft_wrap=True)
     if decision.promoted:
         console.print(f"  [green]v{decision.version} is the champion[/green]; models/ serves it")
     else:

@@ -8,6 +8,7 @@ for this purpose only: they are never a model input and only aggregates with cou
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -48,10 +49,15 @@ def score_slice(
     """Score one slice; macro F1 averages over the classes that occur in the slice."""
     from sklearn.metrics import f1_score
 
-    scores = compute_metrics(task, y_true, y_pred, proba, classes)
-    if task == "classification":
-        present = sorted(set(y_true))
-        scores["f1_macro"] = float(f1_score(y_true, y_pred, average="macro", labels=present, zero_division=0))
+    with warnings.catch_warnings():
+        # A slice often holds one class only; sklearn warns about that, and the metrics already cope.
+        warnings.simplefilter("ignore", UserWarning)
+        scores = compute_metrics(task, y_true, y_pred, proba, classes)
+        if task == "classification":
+            present = sorted(set(y_true))
+            scores["f1_macro"] = float(
+                f1_score(y_true, y_pred, average="macro", labels=present, zero_division=0)
+            )
     return {name: (None if math.isnan(value) else value) for name, value in scores.items()}
 
 
