@@ -56,3 +56,25 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     path = write_config(root)
     assert main(["pipeline", "--config", str(path)]) == 0
     return load_project(path)
+
+
+def pick_sensitive_column(project: Project) -> str:
+    """A column to declare sensitive in tests: `sex` when the data has it, else a label, else any feature."""
+    from {{ cookiecutter.module_name }}.schema import CATEGORICAL, Contract
+
+    contract = Contract.load(project.processed_dir / "schema.json")
+    labels = contract.features_of_kind(CATEGORICAL)
+    return "sex" if "sex" in contract.feature_names else (labels or contract.feature_names)[0]
+
+
+@pytest.fixture(scope="session")
+def challenged_project(trained_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project with a sensitive column: pipeline once (v1, champion), then a challenger (v2) that
+    must beat the champion by promotion.margin_vs_champion = 0.5, so it loses and v1 keeps serving."""
+    root = tmp_path_factory.mktemp("challenged")
+    data = {"sensitive_columns": [pick_sensitive_column(trained_project)]}
+    assert main(["pipeline", "--config", str(write_config(root, data=data))]) == 0
+    path = write_config(root, data=data, promotion={"margin_vs_champion": 0.5})
+    for command in ("train", "evaluate", "promote"):
+        assert main([command, "--config", str(path)]) == 0
+    return load_project(path)
