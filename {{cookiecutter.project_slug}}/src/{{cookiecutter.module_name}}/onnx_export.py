@@ -73,7 +73,13 @@ def convert(model: Any, contract: Contract) -> bytes:
     ]
     # zipmap=False: probabilities as one float matrix (columns in model.classes_ order), not a list of dicts.
     options = {"zipmap": False} if contract.task == "classification" else None
-    return to_onnx(model, initial_types=initial_types, options=options).SerializeToString()
+    graph = to_onnx(model, initial_types=initial_types, options=options)
+    # skl2onnx lists the opset domains in set order, which changes between processes; sorted, the
+    # same model always gives the same bytes, so `reproduce` can compare model.onnx digests.
+    opsets = sorted(graph.opset_import, key=lambda opset: opset.domain)
+    del graph.opset_import[:]
+    graph.opset_import.extend(opsets)
+    return graph.SerializeToString()
 
 
 def check_parity(model: Any, onnx_bytes: bytes, contract: Contract, held_out: pd.DataFrame) -> Parity:
