@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from {{ cookiecutter.module_name }}.config import Project
-from {{ cookiecutter.module_name }}.model_card import README_END, README_START, limitations, refresh_readme
+from {{ cookiecutter.module_name }}.model_card import README_END, README_START, refresh_readme
+from {{ cookiecutter.module_name }}.risks import limitations
 from {{ cookiecutter.module_name }}.schema import Contract
 
 

@@ -15,6 +15,7 @@ from .data import load_processed
 from .importance import permutation_importance
 from .metrics import beats, metric_directions, primary_metric
 from .reproducibility import predictions_digest, read_manifest, record_evaluation
+from .risks import collect_facts
 from .schema import Contract
 from .slices import slice_columns, slice_metrics
 from .train import score
@@ -45,7 +46,7 @@ def evaluate_model(project: Project) -> dict[str, Any]:
         "slice_min_rows": project.config.evaluation.slice_min_rows,
         "slices": score_slices(project, model, train, test, contract, primary),
         "permutation_importance": importance,
-        "data": model_card.collect_facts(project, train, test, contract),
+        "data": collect_facts(project, train, test, contract),
     }
     metrics_path = write_report(project.reports_dir / "metrics.json", report)
     figures = plots.draw_figures(project.figures_dir, model, X, y, contract, importance)

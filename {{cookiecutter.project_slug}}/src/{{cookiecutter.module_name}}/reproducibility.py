@@ -206,7 +206,7 @@ def reproduce(project: Project, manifest_path: Path | None = None) -> tuple[list
         hint = f"; versions changed: {', '.join(causes)}" if causes else ""
         raise ReproduceError(f"NOT reproduced ({path}): " + "; ".join(differences) + hint)
     notes = [
-        f"{name} is not compared byte for byte (skops embeds memory addresses and times); its predictions are"
+        f"{name}: compared through its held-out results, not byte for byte (skops embeds memory addresses, times)"
         for name in manifest["files"]
         if name not in BYTE_STABLE_FILES
     ]
