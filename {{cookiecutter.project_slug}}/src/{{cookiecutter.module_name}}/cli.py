@@ -176,7 +176,7 @@ def reproduce(
     for check in checks:
         console.print(f"  [green]✓[/green] {check}")
     for note in notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {note}", soft_wrap=True)
 
 
 def run_promote(project: Project) -> None:
