@@ -28,6 +28,7 @@ from .predictor import Predictor, Scores, load_contract, load_predictor
 
 logger = logging.getLogger(__name__)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+STATUS_TEXT = {code: str(code) for code in (200, 404, 405, 415, 422, 500, 503)}
 ERRORS = {
     415: {"description": "The body is not JSON (Content-Type must be application/json)."},
     422: {"description": "A field is missing, extra, of the wrong type, not finite or not allowed."},
@@ -196,13 +197,16 @@ class RequestMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # Server-Timing: the time spent in the app, so clients can tell it from the network.
+                elapsed = f"app;dur={(time.perf_counter() - started) * 1000:.2f}".encode()
+                message["headers"] = [*message.get("headers", ()), (b"server-timing", elapsed)]
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_note)
         finally:
             path = scope["path"] if scope["path"] in self.paths else "other"
-            self.metrics.requests.inc(path=path, status=str(status))
+            self.metrics.requests.inc(path=path, status=STATUS_TEXT.get(status) or str(status))
             self.metrics.latency.observe(time.perf_counter() - started, path=path)
 
 

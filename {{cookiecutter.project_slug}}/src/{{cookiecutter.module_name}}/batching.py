@@ -1,10 +1,12 @@
 """Micro-batching: score concurrent requests together in one call, off the event loop.
 
 A 1000-row predict costs about what a one-row predict costs (the per-call overhead dominates),
-so requests that arrive together are gathered and scored at once. The wait is adaptive: a lone
-request is scored at once; only when requests have been arriving together does the batcher
-wait (at most `wait_s`) for the next ones. Each request gets back its own rows' answers, and a
-request whose rows break the model fails alone, not its neighbours.
+so requests that arrive together are gathered and scored at once: whatever queued up while the
+previous call ran goes into the next one. The extra wait is adaptive and bounded: the batcher
+waits only when fewer requests are queued than were scored together last time (more are
+probably on their way), and never longer than `wait_s` or than a model call takes — so a lone
+client is never slowed down, and a fast model is never held back for a slow wait. Each request
+gets back its own rows' answers, and a request whose rows break the model fails alone.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class MicroBatcher:
         self._queue: asyncio.Queue[Job] | None = None
         self._task: asyncio.Task[None] | None = None
         self._carry: Job | None = None
-        self._together = False  # did the last batch gather more than one request?
+        self._last_jobs = 1  # requests scored together in the last call
+        self._call_s = 0.0  # how long the last model call took
         # One thread: batches run one after another, and the model is never called concurrently.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
 
@@ -66,10 +69,10 @@ class MicroBatcher:
             jobs = [self._carry or await self._queue.get()]
             self._carry = None
             self._gather(jobs)
-            if self.wait_s and self._together and self._carry is None and _rows(jobs) < self.max_rows:
-                await asyncio.sleep(self.wait_s)
+            if self.wait_s and len(jobs) < self._last_jobs and self._carry is None:
+                await asyncio.sleep(min(self.wait_s, self._call_s))
                 self._gather(jobs)
-            self._together = len(jobs) > 1
+            self._last_jobs = len(jobs)
             await self._score_jobs(jobs)
 
     def _gather(self, jobs: list[Job]) -> None:
@@ -89,6 +92,7 @@ class MicroBatcher:
         rows = [row for job in jobs for row in job.rows]
         if self.on_batch is not None:
             self.on_batch(len(rows))
+        started = loop.time()
         try:
             scores = await loop.run_in_executor(self._executor, self.score, rows)
         except Exception as exc:
@@ -98,6 +102,7 @@ class MicroBatcher:
             for job in jobs:  # find the culprit: score each request alone
                 await self._score_jobs([job])
             return
+        self._call_s = loop.time() - started
         start = 0
         for job in jobs:
             _resolve(job, scores.slice(start, start + len(job.rows)))

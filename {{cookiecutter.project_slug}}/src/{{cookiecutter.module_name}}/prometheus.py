@@ -39,10 +39,10 @@ class Counter:
         self.values: dict[Labels, float] = defaultdict(float)
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        self.values[tuple(sorted(labels.items()))] += amount
+        self.values[tuple(labels.items())] += amount  # callers pass labels in one fixed order
 
     def set(self, value: float, **labels: str) -> None:
-        self.values[tuple(sorted(labels.items()))] = value
+        self.values[tuple(labels.items())] = value
 
     def render(self) -> Iterable[str]:
         yield f"# HELP {self.name} {self.help}"
@@ -59,8 +59,8 @@ class Histogram:
         self.sums: dict[Labels, float] = defaultdict(float)
 
     def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        counts = self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
+        key = tuple(labels.items())
+        counts = self.counts.get(key) or self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
         counts[bisect.bisect_left(self.buckets, value)] += 1
         self.sums[key] += value
 

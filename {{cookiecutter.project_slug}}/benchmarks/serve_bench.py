@@ -1,0 +1,285 @@
+"""How fast is the prediction API, next to `mlflow models serve` and a no-op FastAPI endpoint?
+
+Starts, one after another and on the same exported model: this project's API
+(`{{ cookiecutter.module_name }} serve`), `mlflow models serve` on the same MLflow run's model, and
+a FastAPI endpoint that parses the same JSON and returns a constant (the ceiling for any Python
+API on this machine). Drives each with the same bounded load — N keep-alive connections sending
+single held-out rows back to back, from this process — and prints req/s, p50, p99 and the ratios.
+Also: seconds from process start until /ready answers, and the server time of a 1000-row batch.
+
+    make pipeline && python benchmarks/serve_bench.py               # the default model (ONNX runtime)
+    python benchmarks/serve_bench.py --config configs/forest.yaml   # e.g. model.family: random_forest
+
+Targets (issue: serving) — default model: >= 10x MLflow's req/s, >= 80% of the no-op endpoint,
+/ready <= 1.5 s, 1000-row batch <= 20 ms server time; tree families (skops runtime): >= 5x MLflow.
+Needs the train extras (MLflow) besides serve; runs offline on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+NOOP_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.post("/predict")
+async def predict(record: dict) -> dict:
+    return {"prediction": None}
+"""
+
+
+@dataclass
+class Load:
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str]]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {
+        k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
+    }
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while size := int((await reader.readline()).strip(), 16):
+            body += await reader.readexactly(size)
+            await reader.readline()
+        await reader.readline()
+        return status, body, headers
+    return status, await reader.readexactly(int(headers.get("content-length", 0))), headers
+
+
+def request_bytes(path: str, body: bytes) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+async def drive(port: int, path: str, bodies: list[bytes], connections: int, seconds: float) -> Load:
+    """Keep `connections` keep-alive connections busy for `seconds` (after a 1 s warm-up)."""
+    loop = asyncio.get_running_loop()
+    warm_until = loop.time() + 1.0
+    stop_at = warm_until + seconds
+    latencies: list[float] = []
+    errors = 0
+
+    async def connection(offset: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        index = offset
+        while (started := loop.time()) < stop_at:
+            writer.write(request_bytes(path, bodies[index % len(bodies)]))
+            index += connections
+            status, _, _ = await read_response(reader)
+            if started >= warm_until:
+                latencies.append(loop.time() - started)
+                errors += status != 200
+        writer.close()
+
+    await asyncio.gather(*(connection(i) for i in range(connections)))
+    return Load(len(latencies), errors, seconds, latencies)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(command: list[str], ready_url: str, env: dict[str, str], timeout: float = 120) -> tuple[Any, float]:
+    """Start a server; return it and the seconds until ready_url answered 200."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise SystemExit(f"{command[:4]} exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(ready_url, timeout=1) as response:
+                if response.status == 200:
+                    return process, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.01)
+    process.kill()
+    raise SystemExit(f"{command[:4]} did not become ready in {timeout:.0f} s")
+
+
+def stop(process: Any) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def batch_server_ms(port: int, records: list[dict[str, Any]], repeats: int = 20) -> float:
+    """Median Server-Timing of POST /predict/batch with 1000 rows (the app's time, not the network's)."""
+
+    async def run() -> float:
+        rows = (records * (1000 // len(records) + 1))[:1000]
+        payload = request_bytes("/predict/batch", json.dumps({"records": rows}).encode())
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        timings = []
+        for _ in range(repeats):
+            writer.write(payload)
+            status, body, headers = await read_response(reader)
+            assert status == 200, body[:300]
+            timings.append(float(headers["server-timing"].split("dur=")[1]))
+        writer.close()
+        return statistics.median(timings)
+
+    return asyncio.run(run())
+
+
+def held_out_records(project: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Complete held-out rows as JSON records, and the MLflow URI of the served model."""
+    import pandas as pd
+
+    from {{ cookiecutter.module_name }}.model_io import read_metadata
+    from {{ cookiecutter.module_name }}.schema import Contract
+
+    metadata = read_metadata(project.models_dir)
+    contract = Contract.from_dict(metadata["contract"])
+    test = pd.read_parquet(project.processed_dir / "test.parquet")[contract.feature_names].dropna()
+    records = json.loads(test.to_json(orient="records"))
+    return records, metadata.get("mlflow_run_id")
+
+
+def mlflow_model_uri(project: Any, run_id: str) -> str:
+    import mlflow
+
+    mlflow.set_tracking_uri(project.tracking_uri)
+    run = mlflow.get_run(run_id)
+    logged = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    model = next(model for model in logged if model.source_run_id == run_id)
+    return f"models:/{model.model_id}"
+
+
+def main() -> int:
+    from {{ cookiecutter.module_name }}.config import load_project
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config", type=Path, default=None, help="config.yaml (default: configs/config.yaml)"
+    )
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
+    parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")
+    args = parser.parse_args()
+
+    project = load_project(args.config)
+    records, run_id = held_out_records(project)
+    ours_bodies = [json.dumps(record).encode() for record in records]
+    mlflow_bodies = [json.dumps({"dataframe_records": [record]}).encode() for record in records]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    # `mlflow models serve` runs `uvicorn` from PATH: make it this interpreter's, even without an activated venv.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    results: dict[str, Load] = {}
+
+    port = free_port()
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port)]
+    process, ready_s = start(
+        [*command, "--config", str(project.config_path)], f"http://127.0.0.1:{port}/ready", env
+    )
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/model") as response:
+            runtime = json.load(response)["runtime"]
+        results["this API"] = asyncio.run(
+            drive(port, "/predict", ours_bodies, args.connections, args.seconds)
+        )
+        batch_ms = batch_server_ms(port, records)
+    finally:
+        stop(process)
+
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "noop_app.py").write_text(NOOP_APP)
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "noop_app:app", "--app-dir", folder, "--port", str(port),
+                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        process, _ = start(command, f"http://127.0.0.1:{port}/docs", env)
+        try:
+            results["no-op FastAPI"] = asyncio.run(
+                drive(port, "/predict", ours_bodies, args.connections, args.seconds)
+            )
+        finally:
+            stop(process)
+
+    mlflow_ready = None
+    if not args.skip_mlflow and run_id:
+        port = free_port()
+        uri = mlflow_model_uri(project, run_id)
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
+                   "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        process, mlflow_ready = start(
+            command, f"http://127.0.0.1:{port}/ping", {**env, "MLFLOW_TRACKING_URI": project.tracking_uri}
+        )
+        try:
+            results["mlflow models serve"] = asyncio.run(
+                drive(port, "/invocations", mlflow_bodies, args.connections, args.seconds)
+            )
+        finally:
+            stop(process)
+
+    report(results, runtime, ready_s, mlflow_ready, batch_ms, args.connections, project.config.model.family)
+    return 0
+
+
+def report(results: dict[str, Load], runtime: str, ready_s: float, mlflow_ready: float | None,
+           batch_ms: float, connections: int, family: str) -> None:  # fmt: skip
+    print(f"\nmodel family {family}, runtime {runtime}; {connections} connections, single-row POSTs\n")
+    print(f"{'server':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, load in results.items():
+        print(
+            f"{name:<22}{load.rps:>9.0f}{load.percentile(0.5):>9.2f}{load.percentile(0.99):>9.2f}{load.errors:>8}"
+        )
+    ours = results["this API"].rps
+    print()
+    if "mlflow models serve" in results:
+        target = 10 if runtime == "onnx" else 5
+        ratio = ours / results["mlflow models serve"].rps
+        print(f"this API / mlflow models serve : {ratio:6.1f}x   (target >= {target}x)")
+    print(
+        f"this API / no-op FastAPI       : {ours / results['no-op FastAPI'].rps:6.0%}   (target >= 80%, ONNX runtime)"
+    )
+    print(f"/ready after process start     : {ready_s:6.2f} s (target <= 1.5 s)")
+    if mlflow_ready is not None:
+        print(f"mlflow models serve ready after: {mlflow_ready:6.2f} s")
+    print(f"1000-row batch, server time    : {batch_ms:6.1f} ms (median Server-Timing; target <= 20 ms)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
