@@ -352,3 +352,26 @@ def test_api_runs_without_training_modules(trained_project: Project) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("ok")
+
+
+def test_ready_is_503_until_the_model_is_loaded(trained_project: Project) -> None:
+    app = create_app(trained_project)
+    response = TestClient(app).get("/ready")  # no `with`: the lifespan (model loading) has not run
+    assert response.status_code == 503
+    assert response.json() == {"ready": False}
+
+
+def test_warn_policy_scores_an_unknown_label_and_flags_it(
+    tmp_path: Path, trained_project: Project, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, CATEGORICAL)
+    if name is None:
+        pytest.skip("no categorical feature")
+    shutil.copytree(trained_project.models_dir, tmp_path / "models")
+    project = load_project(write_config(tmp_path, serving={"unknown_category": "warn"}))
+    with TestClient(create_app(project)) as warn_client:
+        response = warn_client.post("/predict", json={**record, name: "never-seen-label"})
+    assert response.status_code == 200
+    assert response.json()["warnings"] == [
+        f"{name}: 'never-seen-label' was not seen in training; scored as an unknown label"
+    ]

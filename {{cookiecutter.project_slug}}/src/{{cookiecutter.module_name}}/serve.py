@@ -26,6 +26,7 @@ def check_model(project: Project) -> dict[str, Any]:
 def run_server(project: Project, *, host: str | None, port: int | None, workers: int | None) -> None:
     """Start uvicorn with the API factory; each worker process loads the model once."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     check_model(project)
     serving = project.config.serving
@@ -38,7 +39,14 @@ def run_server(project: Project, *, host: str | None, port: int | None, workers:
         port=port or serving.port,
         workers=workers or serving.workers,
         access_log=False,  # every request is counted and timed in /metrics instead
+        log_config=with_package_logger(LOGGING_CONFIG),
     )
+
+
+def with_package_logger(config: dict[str, Any]) -> dict[str, Any]:
+    """Uvicorn's logging set-up, plus this package's logger (model loaded, internal errors)."""
+    package_logger = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return {**config, "loggers": {**config["loggers"], __package__: package_logger}}
 
 
 def predict_file(project: Project, source: Path, output: Path | None = None, progress: Any = None) -> Path:
