@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,17 +178,21 @@ def compare(manifest: dict[str, Any], rerun_result: dict[str, Any]) -> tuple[lis
     return differences, passed
 
 
-def version_changes(manifest: dict[str, Any]) -> list[str]:
-    """Packages (and Python) whose version differs from the recorded run: likely causes of a mismatch."""
-    from .tracking import package_versions
+def likely_causes(project: Project, manifest: dict[str, Any]) -> list[str]:
+    """What differs from the recorded run besides config and data: package versions and the code."""
+    from .tracking import git_state, package_versions
 
     now = {**package_versions(MANIFEST_PACKAGES), "python": platform.python_version()}
     then = {**manifest.get("packages", {}), "python": manifest.get("python")}
-    return [
+    causes = [
         f"{name} {then.get(name)} → {now.get(name)}"
         for name in sorted(set(now) | set(then))
         if then.get(name) != now.get(name)
     ]
+    code = git_state(project.root).get("git_sha")
+    if manifest.get("git_sha") and code != manifest["git_sha"]:
+        causes.append(f"code at {str(code)[:12]}, recorded at {manifest['git_sha'][:12]}")
+    return causes
 
 
 def reproduce(project: Project, manifest_path: Path | None = None) -> tuple[list[str], list[str]]:
@@ -201,13 +204,13 @@ def reproduce(project: Project, manifest_path: Path | None = None) -> tuple[list
     with tempfile.TemporaryDirectory(prefix="reproduce-") as tmp:
         result = rerun(make_workspace(project, manifest, Path(tmp)))
     differences, passed = compare(manifest, result)
+    causes = likely_causes(project, manifest)
     if differences:
-        causes = version_changes(manifest)
-        hint = f"; versions changed: {', '.join(causes)}" if causes else ""
+        hint = f" — changed since the run: {', '.join(causes)}" if causes else ""
         raise ReproduceError(f"NOT reproduced ({path}): " + "; ".join(differences) + hint)
     notes = [
         f"{name}: compared through its held-out results, not byte for byte (skops embeds memory addresses, times)"
         for name in manifest["files"]
         if name not in BYTE_STABLE_FILES
     ]
-    return passed, [*notes, f"re-run with Python {sys.version.split()[0]}, recorded {manifest.get('python')}"]
+    return passed, [*notes, *(f"changed since the run, without effect: {cause}" for cause in causes)]
