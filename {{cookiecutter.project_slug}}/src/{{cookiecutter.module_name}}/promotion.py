@@ -130,6 +130,34 @@ def publish(candidate_dir: Path, models_dir: Path) -> None:
     shutil.copy2(candidate_dir / model_io.METADATA_FILE, models_dir / model_io.METADATA_FILE)
 
 
+def challenge_champion(
+    project: Project,
+    decision: Decision,
+    champion: Any | None,
+    candidate: float,
+    X: Any,
+    y: Any,
+    contract: Any,
+) -> None:
+    """Re-score the current champion on the same held-out rows and compare (no champion: nothing to beat)."""
+    if champion is None:
+        decision.notes.append("no champion yet: the candidate only has to beat the baseline")
+        return
+    try:
+        reference = score(load_registered(decision.name, str(champion.version)), X, y, contract)[
+            decision.metric
+        ]
+    except (KeyError, ValueError) as exc:  # the data contract changed since the champion was trained
+        decision.notes.append(
+            f"champion v{champion.version} cannot score today's held-out data ({exc}); it is replaced"
+        )
+        return
+    margin = project.config.promotion.margin_vs_champion
+    decision.comparisons.append(
+        compare(contract.task, decision.metric, candidate, f"champion v{champion.version}", reference, margin)
+    )
+
+
 def promote_model(project: Project) -> Decision:
     """Run the gate for the model in models/candidate/ and return what was decided and why."""
     from mlflow import MlflowClient
@@ -142,50 +170,25 @@ def promote_model(project: Project) -> Decision:
         raise UserError('The candidate has no MLflow run — run "make train" first.')
     X, y = test[contract.feature_names], test[contract.target]
     metric = primary_metric(contract.task, cfg.evaluation.primary_metric)
-    version = register_candidate(project, metadata["mlflow_run_id"])
-    decision = Decision(cfg.project_slug, version.version, metric, metric_directions(contract.task)[metric])
-    candidate = score(model, X, y, contract)[metric]
-    reference = score(baseline, X, y, contract)[metric]
+    version = str(register_candidate(project, metadata["mlflow_run_id"]).version)
+    decision = Decision(cfg.project_slug, version, metric, metric_directions(contract.task)[metric])
+    candidate, reference = score(model, X, y, contract)[metric], score(baseline, X, y, contract)[metric]
+    margin = cfg.promotion.margin_vs_baseline
     decision.comparisons.append(
-        compare(
-            contract.task, metric, candidate, "dummy baseline", reference, cfg.promotion.margin_vs_baseline
-        )
+        compare(contract.task, metric, candidate, "dummy baseline", reference, margin)
     )
     champion = current_champion(cfg.project_slug)
-    if champion is not None and champion.version == version.version:
-        decision.notes.append(f"v{version.version} is already the champion; the gate does not demote")
+    if champion is not None and str(champion.version) == version:
+        decision.notes.append(f"v{version} is already the champion; the gate does not demote")
         decision.promoted = True
+    else:
+        challenge_champion(project, decision, champion, candidate, X, y, contract)
+        decision.promoted = all(c.passed for c in decision.comparisons)
+    if decision.promoted:
+        MlflowClient().set_registered_model_alias(cfg.project_slug, CHAMPION, version)
         if served_version(project.models_dir) != metadata["version"]:
             publish(project.candidate_dir, project.models_dir)
-        return decision
-    if champion is not None:
-        try:
-            reference = score(load_registered(cfg.project_slug, champion.version), X, y, contract)[metric]
-        except (KeyError, ValueError) as exc:  # the data contract changed since the champion was trained
-            decision.notes.append(
-                f"champion v{champion.version} cannot score today's held-out data ({exc}); it is replaced"
-            )
-        else:
-            decision.comparisons.append(
-                compare(
-                    contract.task,
-                    metric,
-                    candidate,
-                    f"champion v{champion.version}",
-                    reference,
-                    cfg.promotion.margin_vs_champion,
-                )
-            )
-    decision.promoted = all(c.passed for c in decision.comparisons)
-    client = MlflowClient()
-    if decision.promoted:
-        client.set_registered_model_alias(cfg.project_slug, CHAMPION, version.version)
-        publish(project.candidate_dir, project.models_dir)
     failed = [c.describe(metric, decision.greater) for c in decision.comparisons if not c.passed]
-    client.set_model_version_tag(
-        cfg.project_slug,
-        version.version,
-        "gate",
-        "champion" if decision.promoted else "; ".join(failed)[:500],
-    )
+    verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
+    MlflowClient().set_model_version_tag(cfg.project_slug, version, "gate", verdict)
     return decision
