@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.module_name }}.slices import slice_labels, slice_metrics
+from {{ cookiecutter.module_name }}.slices import MAX_SLICES, OTHER, slice_labels, slice_metrics
 
 CLASSES = ["no", "yes"]
 
@@ -83,6 +83,12 @@ def test_sensitive_columns_are_marked_and_missing_values_get_their_own_slice() -
 def test_many_valued_number_is_sliced_by_quartile_and_a_code_by_value() -> None:
     assert slice_labels(pd.Series(np.arange(100.0))).nunique() == 4
     assert set(slice_labels(pd.Series([1.0, 2.0, 1.0, 2.0]))) == {"1", "2"}
+
+
+def test_a_column_with_many_labels_keeps_the_most_frequent_and_pools_the_rest() -> None:
+    labels = slice_labels(pd.Series(["common"] * 50 + [f"rare{i}" for i in range(40)]))
+    assert labels.nunique() == MAX_SLICES
+    assert (labels == "common").sum() == 50 and OTHER in set(labels)
 
 
 def test_regression_slice_with_larger_errors_is_flagged() -> None:

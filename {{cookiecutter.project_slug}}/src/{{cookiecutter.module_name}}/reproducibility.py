@@ -111,6 +111,8 @@ def make_workspace(project: Project, manifest: dict[str, Any], root: Path) -> Pr
     if data["source"] == "csv" and not data["path"].startswith(("http://", "https://")):
         data["path"] = str(project.path(data["path"]))
     config["tracking"]["uri"] = "sqlite:///mlflow.db"
+    # Relative paths inside the temporary folder: a re-run must never write over the real outputs.
+    config["paths"] = {"data_dir": "data", "models_dir": "models", "reports_dir": "reports"}
     path = root / "configs" / "config.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -19,12 +19,15 @@ from .schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, NUMERIC, Contract
 
 FEW_VALUES = 5  # a numeric feature with at most this many distinct values is sliced by value
 QUARTILES = 4  # a sensitive number with more distinct values (an age) is sliced by quartile
+MAX_SLICES = 20  # per column: the most frequent labels, the rest pooled as OTHER
+OTHER = "(other)"
 
 
 def slice_columns(contract: Contract, frame: pd.DataFrame) -> list[str]:
     """Return the columns to slice by: labels, flags, few-valued numbers, then sensitive columns."""
     few_valued = [name for name in contract.features_of_kind(NUMERIC) if frame[name].nunique() <= FEW_VALUES]
-    return [*contract.features_of_kind(CATEGORICAL, BOOLEAN), *few_valued, *contract.sensitive_columns]
+    sensitive = [name for name in contract.sensitive_columns if name in frame.columns]
+    return [*contract.features_of_kind(CATEGORICAL, BOOLEAN), *few_valued, *sensitive]
 
 
 def slice_labels(column: pd.Series) -> pd.Series:
@@ -32,7 +35,9 @@ def slice_labels(column: pd.Series) -> pd.Series:
     if column.dtype.kind in "iuf" and column.nunique() > FEW_VALUES:
         bins = pd.qcut(column, q=QUARTILES, duplicates="drop").astype(str)
         return bins.where(column.notna(), MISSING_CATEGORY)
-    return column.map(_label)
+    labels = column.map(_label)
+    frequent = labels.value_counts().index[: MAX_SLICES - 1]
+    return labels.where(labels.isin(frequent), OTHER) if labels.nunique() > MAX_SLICES else labels
 
 
 def _label(value: Any) -> str:
