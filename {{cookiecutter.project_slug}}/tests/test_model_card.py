@@ -8,7 +8,7 @@ from pathlib import Path
 
 from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.model_card import README_END, README_START, refresh_readme
-from {{ cookiecutter.module_name }}.risks import limitations
+from {{ cookiecutter.module_name }}.risks import describe_drift, limitations
 from {{ cookiecutter.module_name }}.schema import Contract
 
 
@@ -90,6 +90,20 @@ def test_limitations_name_flagged_slices_and_a_model_that_loses_to_the_baseline(
     assert "does not beat the dummy baseline" in notes
     assert "sensitive group **region=north**" in notes and "30% worse" in notes
     assert "No drift report yet" in notes
+
+
+def test_drift_report_is_summarised_with_its_verdict() -> None:
+    drift = {
+        "created": "2026-01-01",
+        "rows": 500,
+        "drift_share": 0.5,
+        "threshold": 0.3,
+        "drifted_columns": ["age"],
+    }
+    text = describe_drift(drift)
+    assert "drift detected" in text and "50% of features" in text and "`age`" in text
+    assert "no drift beyond" in describe_drift({**drift, "drift_share": 0.1, "drifted_columns": []})
+    assert "No drift report yet" in describe_drift(None)
 
 
 def test_readme_results_are_replaced_between_the_markers_only(tmp_path: Path) -> None:

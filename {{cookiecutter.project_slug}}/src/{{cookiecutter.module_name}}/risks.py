@@ -131,15 +131,13 @@ def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any
 
 
 def describe_drift(drift: dict[str, Any] | None) -> str:
-    if drift is None:
+    """Summarise reports/monitoring/drift.json (written by `monitor`), or say there is none yet."""
+    if drift is None or drift.get("drift_share") is None:
         return "No drift report yet: serve the model, then `make monitor` compares live inputs with the training data."
-    share = next(
-        (drift[k] for k in ("share_of_drifted_columns", "drift_share", "drifted_share") if k in drift), None
+    share, threshold = drift["drift_share"], drift.get("threshold", 1.0)
+    verdict = "**drift detected**" if share >= threshold else "no drift beyond the threshold"
+    columns = ", ".join(f"`{name}`" for name in drift.get("drifted_columns", [])) or "none"
+    return (
+        f"Latest drift report ({drift.get('created')}, {drift.get('rows')} live rows): {verdict}; "
+        f"{share:.0%} of features drifted (threshold {threshold:.0%}); drifted: {columns}."
     )
-    detected = next((drift[k] for k in ("dataset_drift", "drift_detected", "drifted") if k in drift), None)
-    shown = (
-        f"{share:.0%} of columns drifted"
-        if isinstance(share, int | float)
-        else "see reports/monitoring/drift.html"
-    )
-    return f"Latest drift report: {'drift detected' if detected else 'no dataset drift'} ({shown})."
