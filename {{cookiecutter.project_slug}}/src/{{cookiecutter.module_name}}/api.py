@@ -24,6 +24,7 @@ from . import model_io, prometheus
 from .batching import MicroBatcher
 from .config import Project, load_project
 from .payloads import ApiModels, build_models
+from .prediction_log import PredictionLog
 from .predictor import Predictor, Scores, load_contract, load_predictor
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ServingState:
         self.predictor: Predictor | None = None
         self.batcher: MicroBatcher | None = None
         self.metrics = ServingMetrics(metadata)
+        self.log = PredictionLog(None)  # replaced by the configured log when the model is loaded
 
     def answer(self, scores: Scores, index: int, warnings: list[str]) -> dict[str, Any]:
         """One row's response, counted in /metrics."""
@@ -106,6 +108,8 @@ def create_app(project: Project | None = None) -> FastAPI:
             on_batch=state.metrics.batch_rows.observe,
         )
         await batcher.start()
+        state.log = PredictionLog.for_project(project, state.version, predictor.runtime)
+        state.log.start()
         state.predictor, state.batcher = predictor, batcher
         state.metrics.model.set(1, version=state.version, runtime=predictor.runtime)
         logger.info(
@@ -115,6 +119,7 @@ def create_app(project: Project | None = None) -> FastAPI:
             yield
         finally:
             await batcher.stop()
+            state.log.close()
 
     app = FastAPI(
         title=f"{metadata['name']} prediction API",
@@ -161,22 +166,28 @@ def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
     @app.post("/predict", response_model=models.response, tags=["predict"], responses=ERRORS)
     async def predict(record: models.record) -> dict[str, Any]:  # type: ignore[valid-type]
         """Score one record (concurrent calls are micro-batched into one model call)."""
+        started = time.perf_counter()
         row, warnings = models.to_row(record)
         scores = await state.batcher.submit([row])
-        return {**state.answer(scores, 0, warnings), "model_version": state.version}
+        answer = {**state.answer(scores, 0, warnings), "model_version": state.version}
+        state.log.add([row], [answer], started)
+        return answer
 
     @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS)
     async def predict_batch(request: models.batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
         """Score a list of records (at most serving.max_batch_rows) in one call."""
+        started = time.perf_counter()
         rows, warnings = zip(*(models.to_row(record) for record in request.records), strict=True)
         scores = await state.batcher.submit(list(rows))
         answers = [state.answer(scores, index, warning) for index, warning in enumerate(warnings)]
+        state.log.add(rows, answers, started)
         return {"predictions": answers, "model_version": state.version}
 
     @app.get("/metrics", tags=["status"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
         """Request counts and latencies, batch sizes and predictions, in the Prometheus text format."""
-        return PlainTextResponse(prometheus.render(state.metrics.all()), media_type=PROMETHEUS_TEXT)
+        families = [*state.metrics.all(), *state.log.metrics()]
+        return PlainTextResponse(prometheus.render(families), media_type=PROMETHEUS_TEXT)
 
 
 class RequestMetrics:

@@ -123,6 +123,23 @@ class ServingConfig(StrictModel):
     unknown_category: Literal["reject", "warn"] = "reject"
 
 
+class MonitoringConfig(StrictModel):
+    log_predictions: bool = True
+    url: str = "sqlite:///monitoring/predictions.db"
+    # The API queues records and a background thread writes them in batches.
+    queue_rows: int = Field(100_000, ge=100)
+    flush_rows: int = Field(500, ge=1)
+    flush_seconds: float = Field(1.0, gt=0.0, le=60.0)
+    window_rows: int = Field(500, ge=1)
+    window_hours: float | None = Field(None, gt=0.0)
+    min_rows: int = Field(100, ge=1)
+    drift_share: float = Field(0.5, gt=0.0, le=1.0)
+    numeric_method: str = "wasserstein"
+    numeric_threshold: float = Field(0.3, gt=0.0)
+    categorical_method: str = "jensenshannon"
+    categorical_threshold: float = Field(0.2, gt=0.0)
+
+
 class Config(StrictModel):
     project_name: str
     project_slug: str = Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -138,6 +155,7 @@ class Config(StrictModel):
     model_card: ModelCardConfig = ModelCardConfig()
     paths: PathsConfig = PathsConfig()
     serving: ServingConfig = ServingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @field_validator("project_name")
     @classmethod
@@ -184,9 +202,20 @@ class Project:
         return self.reports_dir / "figures"
 
     @property
+    def monitoring_dir(self) -> Path:
+        return self.reports_dir / "monitoring"
+
+    @property
     def tracking_uri(self) -> str:
         """Return the tracking URI with a relative SQLite path anchored at the project root."""
-        uri = self.config.tracking.uri
+        return self._anchored(self.config.tracking.uri)
+
+    @property
+    def prediction_log_url(self) -> str:
+        """Return the prediction log's SQLAlchemy URL, a relative SQLite path anchored at the root."""
+        return self._anchored(self.config.monitoring.url)
+
+    def _anchored(self, uri: str) -> str:
         prefix = "sqlite:///"
         if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
             return prefix + str(self.path(uri[len(prefix) :]))

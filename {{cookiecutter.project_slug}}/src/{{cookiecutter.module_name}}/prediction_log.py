@@ -1,0 +1,254 @@
+"""The prediction log: every served prediction, written to a SQL table off the response path.
+
+The API hands each answered request to `PredictionLog.add`, which only appends it to a bounded
+in-memory buffer (about a microsecond). A background thread writes the buffer in batches through
+SQLAlchemy: to a SQLite file by default, or to any database URL from `monitoring.url` (PostgreSQL
+at scale). A failing or slow store never fails a prediction: the thread keeps the unwritten records
+and retries with a growing pause, so a store that is briefly down loses nothing. Only when the
+buffer is full are new records refused — counted in /metrics (`prediction_log_dropped_total`) and
+in the server log, never silently. The records hold the contract's features only: identifier and
+sensitive columns are not API inputs, so they cannot reach the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import prometheus
+from .config import Project
+
+logger = logging.getLogger(__name__)
+TABLE = "predictions"
+MAX_RETRY_PAUSE_S = 30.0
+WRITE_CHUNK_ROWS = 1000
+
+
+def define_table(metadata: Any) -> Any:
+    """The `predictions` table: one row per scored record (times are UTC)."""
+    import sqlalchemy as sa
+
+    return sa.Table(
+        TABLE,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+        sa.Column("request_id", sa.String(32), nullable=False),
+        sa.Column("row", sa.Integer, nullable=False),  # position in a /predict/batch request
+        sa.Column("model_version", sa.String(64), nullable=False),
+        sa.Column("runtime", sa.String(16), nullable=False),
+        sa.Column("latency_ms", sa.Float, nullable=False),
+        sa.Column("features", sa.JSON, nullable=False),
+        sa.Column("prediction", sa.JSON, nullable=False),
+        sa.Column("probabilities", sa.JSON, nullable=True),
+    )
+
+
+class PredictionStore:
+    """The SQL table behind the log; the engine and table are created on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Any = None
+        self._table: Any = None
+
+    def connect(self) -> tuple[Any, Any]:
+        """Return (engine, table), creating the SQLite folder and the table when missing."""
+        if self._engine is None:
+            import sqlalchemy as sa
+
+            if self.url.startswith("sqlite:///"):
+                Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(self.url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                # WAL: `make monitor` can read while the API writes.
+                sa.event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA journal_mode=WAL"))
+            table = define_table(sa.MetaData())
+            table.create(engine, checkfirst=True)
+            self._engine, self._table = engine, table
+        return self._engine, self._table
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        engine, table = self.connect()
+        with engine.begin() as connection:
+            connection.execute(table.insert(), records)
+
+    def count(self) -> int:
+        import sqlalchemy as sa
+
+        engine, table = self.connect()
+        with engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+class PredictionLog:
+    """Buffer answered requests and write them from one background thread, in batches."""
+
+    def __init__(
+        self,
+        store: PredictionStore | None,
+        *,
+        model_version: str = "",
+        runtime: str = "",
+        capacity: int = 100_000,
+        flush_rows: int = 500,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.model_version, self.runtime = model_version, runtime
+        self.capacity, self.flush_rows, self.flush_seconds = capacity, flush_rows, flush_seconds
+        self.written = self.dropped = self.write_errors = 0
+        self._failures = 0  # consecutive failed writes: the retry pause doubles with each
+        self._buffer: list[tuple[float, str, float, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]] = []
+        self._waiting = 0  # records accepted and not yet written (buffered or being retried)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()  # enough records buffered: write now
+        self._stop = threading.Event()
+        self._deadline = 0.0
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_project(cls, project: Project, model_version: str, runtime: str) -> PredictionLog:
+        """The log `monitoring:` configures (disabled when log_predictions is false)."""
+        settings = project.config.monitoring
+        store = PredictionStore(project.prediction_log_url) if settings.log_predictions else None
+        return cls(
+            store,
+            model_version=model_version,
+            runtime=runtime,
+            capacity=settings.queue_rows,
+            flush_rows=settings.flush_rows,
+            flush_seconds=settings.flush_seconds,
+        )
+
+    def start(self) -> None:
+        if self.store is not None:
+            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+            self._thread.start()
+
+    def add(self, rows: Sequence[dict[str, Any]], answers: Sequence[dict[str, Any]], started: float) -> None:
+        """Queue one request's rows and answers; `started` is its time.perf_counter() at arrival."""
+        if self.store is None:
+            return
+        item = (time.time(), uuid.uuid4().hex, (time.perf_counter() - started) * 1000, rows, answers)
+        with self._lock:
+            if self._waiting + len(rows) > self.capacity:
+                self.dropped += len(rows)
+                logger.warning(
+                    "prediction log buffer full (%d records): %d not logged", self.capacity, len(rows)
+                )
+                return
+            self._buffer.append(item)
+            self._waiting += len(rows)
+            full = self._waiting >= self.flush_rows
+        if full:
+            self._wake.set()
+
+    def waiting(self) -> int:
+        return self._waiting
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is buffered (retrying until timeout), then stop; count what could not be written."""
+        if self._thread is None:
+            return
+        self._deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout + 1.0)
+        if self._waiting:
+            self.dropped += self._waiting
+            logger.error(
+                "%d predictions could not be written to the prediction log before shutdown", self._waiting
+            )
+        if self.store is not None:
+            self.store.dispose()
+
+    def metrics(self) -> list[prometheus.Counter]:
+        """The log's counters for /metrics (none when logging is off)."""
+        if self.store is None:
+            return []
+        written = prometheus.Counter("prediction_log_written_total", "Predictions written to the log.")
+        waiting = prometheus.Counter(
+            "prediction_log_waiting", "Predictions buffered or being retried, not yet written.", kind="gauge"
+        )
+        errors = prometheus.Counter(
+            "prediction_log_write_errors_total", "Failed writes to the store (retried)."
+        )
+        dropped = prometheus.Counter(
+            "prediction_log_dropped_total", "Predictions not logged: buffer full, or store down at shutdown."
+        )
+        for counter, value in (
+            (written, self.written),
+            (waiting, self._waiting),
+            (errors, self.write_errors),
+            (dropped, self.dropped),
+        ):
+            counter.set(value)
+        return [written, waiting, errors, dropped]
+
+    def _run(self) -> None:
+        pending: list[dict[str, Any]] = []
+        while True:
+            stopping = self._stop.is_set()
+            with self._lock:
+                taken, self._buffer = self._buffer, []
+            pending = self._write([*pending, *self._records(taken)])
+            if stopping and (not pending or time.monotonic() > self._deadline):
+                return
+            if stopping:
+                time.sleep(0.1)
+            elif pending:  # the store failed: wait longer each time, up to MAX_RETRY_PAUSE_S
+                self._stop.wait(min(MAX_RETRY_PAUSE_S, self.flush_seconds * 2 ** min(self._failures, 5)))
+            else:
+                self._wake.wait(self.flush_seconds)
+                self._wake.clear()
+
+    def _write(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write records in chunks; return those not written."""
+        for start in range(0, len(records), WRITE_CHUNK_ROWS):
+            chunk = records[start : start + WRITE_CHUNK_ROWS]
+            try:
+                self.store.write(chunk)  # type: ignore[union-attr]
+            except Exception as exc:  # any store failure: keep the records, retry later
+                self.write_errors += 1
+                self._failures += 1
+                logger.warning(
+                    "prediction log: %d records not written yet, will retry (%s)",
+                    len(records) - start, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )  # fmt: skip
+                return records[start:]
+            self._failures = 0
+            with self._lock:
+                self._waiting -= len(chunk)
+            self.written += len(chunk)
+        return []
+
+    def _records(self, items: list[Any]) -> list[dict[str, Any]]:
+        records = []
+        for timestamp, request_id, latency_ms, rows, answers in items:
+            created = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+            for index, (row, answer) in enumerate(zip(rows, answers, strict=True)):
+                records.append(
+                    {
+                        "created_at": created,
+                        "request_id": request_id,
+                        "row": index,
+                        "model_version": self.model_version,
+                        "runtime": self.runtime,
+                        "latency_ms": latency_ms,
+                        "features": row,
+                        "prediction": answer["prediction"],
+                        "probabilities": answer.get("probabilities"),
+                    }
+                )
+        return records
