@@ -45,3 +45,14 @@ def test_tune_without_a_search_space_for_the_family_says_what_to_add(
     config.write_text(yaml.safe_dump(values), encoding="utf-8")
     assert main(["tune", "--config", str(config)]) == 1
     assert "tuning.search_space has no entry for model.family" in capsys.readouterr().err
+
+
+def test_tune_refuses_a_parameter_the_estimator_does_not_have(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, model={"family": "random_forest"})
+    values = yaml.safe_load(config.read_text(encoding="utf-8"))
+    values["tuning"]["search_space"]["random_forest"] = {"max_dept": {"low": 2, "high": 8}}
+    config.write_text(yaml.safe_dump(values), encoding="utf-8")
+    assert main(["tune", "--config", str(config)]) == 1
+    assert "tuning.search_space.random_forest.max_dept is not a parameter of" in capsys.readouterr().err

@@ -39,13 +39,23 @@ def suggest(trial: Any, name: str, space: ParamRange) -> Any:
 
 
 def search_space(project: Project) -> dict[str, ParamRange]:
-    family = project.config.model.family
-    space = project.config.tuning.search_space.get(family)
+    """Return model.family's search space; refuse a missing one or a name the estimator does not have."""
+    cfg = project.config
+    family = cfg.model.family
+    space = cfg.tuning.search_space.get(family)
     if not space:
         example = family + ": {max_depth: {low: 2, high: 20}}"
         raise ConfigError(
             f"tuning.search_space has no entry for model.family '{family}' — add one, e.g. {example}."
         )
+    estimator = build_estimator(cfg.data.task, family, {}, cfg.split.seed)
+    valid = estimator.get_params()
+    for name in space:
+        if name not in valid:
+            raise ConfigError(
+                f"tuning.search_space.{family}.{name} is not a parameter of {type(estimator).__name__} — "
+                f"valid: {', '.join(sorted(valid))}."
+            )
     return space
 
 
