@@ -10,6 +10,9 @@ Also: seconds from process start until /ready answers, and the server time of a 
     make pipeline && python benchmarks/serve_bench.py               # the default model (ONNX runtime)
     python benchmarks/serve_bench.py --config configs/forest.yaml   # e.g. model.family: random_forest
 
+All three servers stay up and take turns (--rounds), so a background load on the machine hits
+them alike; req/s is the median over the rounds.
+
 Targets (issue: serving) — default model: >= 10x MLflow's req/s, >= 80% of the no-op endpoint,
 /ready <= 1.5 s, 1000-row batch <= 20 ms server time; tree families (skops runtime): >= 5x MLflow.
 Needs the train extras (MLflow) besides serve; runs offline on 127.0.0.1 only.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -192,14 +196,14 @@ def main() -> int:
         "--config", type=Path, default=None, help="config.yaml (default: configs/config.yaml)"
     )
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per server and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the servers take turns in each")
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")
     args = parser.parse_args()
 
     project = load_project(args.config)
     records, run_id = held_out_records(project)
-    ours_bodies = [json.dumps(record).encode() for record in records]
-    mlflow_bodies = [json.dumps({"dataframe_records": [record]}).encode() for record in records]
+    ours = [json.dumps(record).encode() for record in records]
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
@@ -208,74 +212,71 @@ def main() -> int:
     }
     # `mlflow models serve` runs `uvicorn` from PATH: make it this interpreter's, even without an activated venv.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    results: dict[str, Load] = {}
 
-    port = free_port()
-    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port)]
-    process, ready_s = start(
-        [*command, "--config", str(project.config_path)], f"http://127.0.0.1:{port}/ready", env
-    )
-    try:
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
+        # name → (port, path, bodies); all servers stay up and take turns, so a background load
+        # on this machine affects them alike.
+        servers: dict[str, tuple[int, str, list[bytes]]] = {}
+        port = free_port()
+        command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port),
+                   "--config", str(project.config_path)]  # fmt: skip
+        process, ready_s = start(command, f"http://127.0.0.1:{port}/ready", env)
+        stack.callback(stop, process)
+        servers["this API"] = (port, "/predict", ours)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/model") as response:
             runtime = json.load(response)["runtime"]
-        results["this API"] = asyncio.run(
-            drive(port, "/predict", ours_bodies, args.connections, args.seconds)
-        )
         batch_ms = batch_server_ms(port, records)
-    finally:
-        stop(process)
 
-    with tempfile.TemporaryDirectory() as folder:
         Path(folder, "noop_app.py").write_text(NOOP_APP)
         port = free_port()
         command = [sys.executable, "-m", "uvicorn", "noop_app:app", "--app-dir", folder, "--port", str(port),
                    "--no-access-log", "--log-level", "warning"]  # fmt: skip
-        process, _ = start(command, f"http://127.0.0.1:{port}/docs", env)
-        try:
-            results["no-op FastAPI"] = asyncio.run(
-                drive(port, "/predict", ours_bodies, args.connections, args.seconds)
-            )
-        finally:
-            stop(process)
+        stack.callback(stop, start(command, f"http://127.0.0.1:{port}/docs", env)[0])
+        servers["no-op FastAPI"] = (port, "/predict", ours)
 
-    mlflow_ready = None
-    if not args.skip_mlflow and run_id:
-        port = free_port()
-        uri = mlflow_model_uri(project, run_id)
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
-                   "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-        process, mlflow_ready = start(
-            command, f"http://127.0.0.1:{port}/ping", {**env, "MLFLOW_TRACKING_URI": project.tracking_uri}
-        )
-        try:
-            results["mlflow models serve"] = asyncio.run(
-                drive(port, "/invocations", mlflow_bodies, args.connections, args.seconds)
-            )
-        finally:
-            stop(process)
+        mlflow_ready = None
+        if not args.skip_mlflow and run_id:
+            port = free_port()
+            command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", mlflow_model_uri(project, run_id),
+                       "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            mlflow_env = {**env, "MLFLOW_TRACKING_URI": project.tracking_uri}
+            process, mlflow_ready = start(command, f"http://127.0.0.1:{port}/ping", mlflow_env)
+            stack.callback(stop, process)
+            wrapped = [json.dumps({"dataframe_records": [record]}).encode() for record in records]
+            servers["mlflow models serve"] = (port, "/invocations", wrapped)
 
-    report(results, runtime, ready_s, mlflow_ready, batch_ms, args.connections, project.config.model.family)
+        rounds: dict[str, list[Load]] = {name: [] for name in servers}
+        for _ in range(args.rounds):
+            for name, (port, path, bodies) in servers.items():
+                rounds[name].append(asyncio.run(drive(port, path, bodies, args.connections, args.seconds)))
+
+    report(rounds, runtime, ready_s, mlflow_ready, batch_ms, args.connections, project.config.model.family)
     return 0
 
 
-def report(results: dict[str, Load], runtime: str, ready_s: float, mlflow_ready: float | None,
+def report(rounds: dict[str, list[Load]], runtime: str, ready_s: float, mlflow_ready: float | None,
            batch_ms: float, connections: int, family: str) -> None:  # fmt: skip
-    print(f"\nmodel family {family}, runtime {runtime}; {connections} connections, single-row POSTs\n")
+    """Print the median req/s over the rounds, pooled latency percentiles, and the ratios."""
+    rps = {name: statistics.median(load.rps for load in loads) for name, loads in rounds.items()}
+    print(f"\nmodel family {family}, runtime {runtime}; {connections} connections, single-row POSTs, "
+          f"{len(next(iter(rounds.values())))} rounds (median req/s)\n")  # fmt: skip
     print(f"{'server':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, load in results.items():
-        print(
-            f"{name:<22}{load.rps:>9.0f}{load.percentile(0.5):>9.2f}{load.percentile(0.99):>9.2f}{load.errors:>8}"
+    for name, loads in rounds.items():
+        pooled = Load(
+            0, sum(load.errors for load in loads), 1.0, [x for load in loads for x in load.latencies]
         )
-    ours = results["this API"].rps
+        p50, p99 = pooled.percentile(0.5), pooled.percentile(0.99)
+        print(f"{name:<22}{rps[name]:>9.0f}{p50:>9.2f}{p99:>9.2f}{pooled.errors:>8}")
     print()
-    if "mlflow models serve" in results:
+    if "mlflow models serve" in rps:
         target = 10 if runtime == "onnx" else 5
-        ratio = ours / results["mlflow models serve"].rps
-        print(f"this API / mlflow models serve : {ratio:6.1f}x   (target >= {target}x)")
+        print(
+            f"this API / mlflow models serve : {rps['this API'] / rps['mlflow models serve']:6.1f}x   (target >= {target}x)"
+        )
     print(
-        f"this API / no-op FastAPI       : {ours / results['no-op FastAPI'].rps:6.0%}   (target >= 80%, ONNX runtime)"
+        f"this API / no-op FastAPI       : {rps['this API'] / rps['no-op FastAPI']:6.0%}   (target >= 80%, ONNX runtime)"
     )
-    print(f"/ready after process start     : {ready_s:6.2f} s (target <= 1.5 s)")
+    print(f"/ready after process start     : {ready_s:6.2f} s (target <= 1.5 s, ONNX runtime)")
     if mlflow_ready is not None:
         print(f"mlflow models serve ready after: {mlflow_ready:6.2f} s")
     print(f"1000-row batch, server time    : {batch_ms:6.1f} ms (median Server-Timing; target <= 20 ms)")
