@@ -231,10 +231,68 @@ def predict(
     console.print(f"  predictions → {written}")
 
 
+@app.command()
+def monitor(
+    config: ConfigOption = None,
+    rows: Annotated[
+        int | None,
+        typer.Option(help="The last N logged predictions (default: monitoring.window_rows).", min=1),
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="The predictions of the last H hours instead.", min=0.01)
+    ] = None,
+) -> None:
+    """Compare logged predictions with the training data; exit 1 on drift, 2 with too few rows."""
+    from .monitoring import NotEnoughRows, monitor_predictions
+
+    project = load_project(config)
+    try:
+        with step("monitor"):
+            result = monitor_predictions(project, rows, hours)
+    except NotEnoughRows as exc:
+        console.print(f"[yellow]too few rows:[/yellow] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for line in result.describe():
+        console.print(line, highlight=False, soft_wrap=True)
+    if result.drifted:
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    config: ConfigOption = None,
+    port: Annotated[int | None, typer.Option(help="The API's port (default: serving.port).")] = None,
+    url: Annotated[str | None, typer.Option(help="The API's base URL (overrides --port).")] = None,
+    rows: Annotated[
+        int | None, typer.Option(help="Requests to send (default: monitoring.window_rows).", min=1)
+    ] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="Send deliberately shifted rows.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the sample (and of the shift).")] = 0,
+) -> None:
+    """Send held-out rows (or, with --drift, shifted ones) to a running API, one request each."""
+    from . import model_io
+    from .predictor import load_contract
+    from .simulate import sample_records, send_records
+
+    project = load_project(config)
+    serving = project.config.serving
+    base = url or f"http://{serving.host}:{port or serving.port}"
+    contract = load_contract(model_io.read_metadata(project.models_dir))
+    records = sample_records(
+        project, contract, rows or project.config.monitoring.window_rows, drift=drift, seed=seed
+    )
+    with step(f"simulate ({'drifted' if drift else 'held-out'} traffic → {base})"):
+        statuses = send_records(base, records)
+    answered = ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items()))
+    console.print(f"  {len(records)} requests: {answered}; the API logs them within monitoring.flush_seconds")
+    if set(statuses) != {200}:
+        raise UserError(f"some requests failed ({answered}) — see the API's log.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; print a user mistake as one line and return 1 instead of a traceback."""
     try:
-        app(args=argv, prog_name="{{ cookiecutter.module_name }}", standalone_mode=False)
+        code = app(args=argv, prog_name="{{ cookiecutter.module_name }}", standalone_mode=False)
     except UserError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 1
@@ -244,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage mistakes: unknown option, missing value
         exc.show()
         return getattr(exc, "exit_code", 2)
-    return 0
+    return code if isinstance(code, int) else 0  # a command's typer.Exit(code), e.g. monitor's 1 or 2
 
 
 def run() -> None:

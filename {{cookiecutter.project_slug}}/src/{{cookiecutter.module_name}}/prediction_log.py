@@ -40,7 +40,7 @@ def define_table(metadata: Any) -> Any:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("created_at", sa.DateTime, nullable=False, index=True),
         sa.Column("request_id", sa.String(32), nullable=False),
-        sa.Column("row", sa.Integer, nullable=False),  # position in a /predict/batch request
+        sa.Column("row_index", sa.Integer, nullable=False),  # position in a /predict/batch request
         sa.Column("model_version", sa.String(64), nullable=False),
         sa.Column("runtime", sa.String(16), nullable=False),
         sa.Column("latency_ms", sa.Float, nullable=False),
@@ -242,7 +242,7 @@ class PredictionLog:
                     {
                         "created_at": created,
                         "request_id": request_id,
-                        "row": index,
+                        "row_index": index,
                         "model_version": self.model_version,
                         "runtime": self.runtime,
                         "latency_ms": latency_ms,
