@@ -123,7 +123,7 @@ def run_evaluate(project: Project) -> None:
     for entry in (s for s in report["slices"] if s["flagged"]):
         console.print(
             f"  [yellow]slice flagged[/yellow]: {entry['column']}={entry['value']} {primary} "
-            f"{entry['primary']:.4f}, {entry['worse_by']:.0%} worse than overall ({entry['rows']} rows)"
+            f"{entry['primary']:.4f}, {entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} rows)"
         )
     console.print(f"  model card: {project.reports_dir / 'model_card.md'}")
 

@@ -104,7 +104,7 @@ def slices_table(report: dict[str, Any]) -> str:
         return "No categorical, few-valued or sensitive column to slice by."
     primary = report["primary_metric"]
     rows = [
-        f"{primary} per slice of the held-out rows; ⚠ = more than {report['slice_gap']:.0%} worse than "
+        f"{primary} per slice of the held-out rows; ⚠ = more than {report['slice_gap'] * 100:.0f}% worse than "
         f"overall ({fmt(report['model'][primary])}); slices under {report['slice_min_rows']} rows are not scored.",
         "",
         f"| column | value | rows | {primary} | worse than overall | flag |",
@@ -112,7 +112,7 @@ def slices_table(report: dict[str, Any]) -> str:
     ]
     for entry in report["slices"]:
         column = f"{entry['column']} (sensitive)" if entry["sensitive"] else entry["column"]
-        gap = "–" if entry["worse_by"] is None else f"{entry['worse_by']:+.0%}"
+        gap = "–" if entry["worse_by"] is None else f"{entry['worse_by'] * 100:+.0f}%"
         flag = "⚠" if entry["flagged"] else ""
         rows.append(
             f"| {column} | {entry['value']} | {entry['rows']} | {fmt(entry['primary'])} | {gap} | {flag} |"

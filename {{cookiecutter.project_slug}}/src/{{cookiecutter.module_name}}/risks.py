@@ -74,7 +74,7 @@ def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any
         kind = "sensitive group" if entry["sensitive"] else "slice"
         notes.append(
             f"Weaker on the {kind} **{_slice_name(entry)}**: {primary} {fmt(entry['primary'])}, "
-            f"{entry['worse_by']:.0%} worse than overall ({entry['rows']} held-out rows)."
+            f"{entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} held-out rows)."
         )
     if not contract.sensitive_columns:
         notes.append(
@@ -102,7 +102,7 @@ def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any
     if counts and max(counts.values()) / min(counts.values()) > IMBALANCE_RATIO:
         rare = min(counts, key=counts.get)
         notes.append(
-            f"Class imbalance: '{rare}' is {counts[rare] / sum(counts.values()):.0%} of training rows; "
+            f"Class imbalance: '{rare}' is {(counts[rare] / sum(counts.values())) * 100:.0f}% of training rows; "
             "accuracy flatters the model — read balanced accuracy and the per-class curves."
         )
     small = [_slice_name(s) for s in report["slices"] if s["metrics"] is None]
@@ -115,7 +115,7 @@ def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any
         listed = ", ".join(f"`{k}` ({v} rows)" for k, v in facts["unseen_categories"].items())
         notes.append(f"Held-out labels unseen in training in {listed}: they are encoded as all zeros.")
     if facts["missing_share"]:
-        listed = ", ".join(f"`{k}` ({v:.0%})" for k, v in facts["missing_share"].items())
+        listed = ", ".join(f"`{k}` ({v * 100:.0f}%)" for k, v in facts["missing_share"].items())
         notes.append(f"Missing values are imputed (numbers: median; labels: 'missing') in {listed}.")
     unused = [name for name, value in report["permutation_importance"].items() if value["mean"] <= 0]
     if unused:
@@ -139,5 +139,5 @@ def describe_drift(drift: dict[str, Any] | None) -> str:
     columns = ", ".join(f"`{name}`" for name in drift.get("drifted_columns", [])) or "none"
     return (
         f"Latest drift report ({drift.get('created')}, {drift.get('rows')} live rows): {verdict}; "
-        f"{share:.0%} of features drifted (threshold {threshold:.0%}); drifted: {columns}."
+        f"{share * 100:.0f}% of features drifted (threshold {threshold * 100:.0f}%); drifted: {columns}."
     )
