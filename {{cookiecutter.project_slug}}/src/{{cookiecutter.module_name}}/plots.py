@@ -76,6 +76,8 @@ def roc_curves(path: Path, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> 
         if is_class.any() and not is_class.all():
             RocCurveDisplay.from_predictions(is_class, score, name=name, ax=ax)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
     return _save(fig, path)
 
 
@@ -86,6 +88,8 @@ def precision_recall_curves(path: Path, curves: list[tuple[str, np.ndarray, np.n
     for name, is_class, score in curves:
         if is_class.any():
             PrecisionRecallDisplay.from_predictions(is_class, score, name=name, ax=ax)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
     return _save(fig, path)
 
 
@@ -96,6 +100,8 @@ def calibration(path: Path, curves: list[tuple[str, np.ndarray, np.ndarray]]) ->
     bins = int(np.clip(len(curves[0][1]) // 15, 3, 10))  # few rows → few bins, each still holding several
     for name, is_class, score in curves:
         CalibrationDisplay.from_predictions(is_class, score, n_bins=bins, name=name, ax=ax)
+    ax.set_xlabel("mean predicted probability of the class")
+    ax.set_ylabel("observed share of the class")
     return _save(fig, path)
 
 
