@@ -1,8 +1,6 @@
 """Allow `python -m {{ cookiecutter.module_name }}`."""
 
-import sys
-
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import subprocess
+import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,10 @@ def connect(project: Project) -> str:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
+    # MLflow's hints (ambiguous local dataset source, integer columns in a signature, creating
+    # the SQLite tables) are about its own internals, not something the user can act on.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(project.tracking_uri)
     name = project.config.tracking.experiment
     experiment = mlflow.get_experiment_by_name(name)
