@@ -274,7 +274,7 @@ def report(rounds: dict[str, list[Load]], runtime: str, ready_s: float, mlflow_r
             f"this API / mlflow models serve : {rps['this API'] / rps['mlflow models serve']:6.1f}x   (target >= {target}x)"
         )
     print(
-        f"this API / no-op FastAPI       : {rps['this API'] / rps['no-op FastAPI']:6.0%}   (target >= 80%, ONNX runtime)"
+        f"this API / no-op FastAPI       : {rps['this API'] / rps['no-op FastAPI'] * 100:5.0f}%   (target >= 80%, ONNX runtime)"
     )
     print(f"/ready after process start     : {ready_s:6.2f} s (target <= 1.5 s, ONNX runtime)")
     if mlflow_ready is not None:
