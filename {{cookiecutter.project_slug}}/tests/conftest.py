@@ -41,6 +41,7 @@ def _offline_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.delenv("{{ cookiecutter.module_name | upper }}_CONFIG", raising=False)
+    monkeypatch.delenv("PREDICTION_LOG_URL", raising=False)  # never a real prediction log
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.module_name }}.api import create_app
 from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.model_io import read_metadata
-from {{ cookiecutter.module_name }}.prediction_log import PredictionLog, PredictionStore
+from {{ cookiecutter.module_name }}.prediction_log import PredictionLog, PredictionStore, printable_url
 from {{ cookiecutter.module_name }}.schema import Contract
 from {{ cookiecutter.module_name }}.simulate import to_record
 
@@ -128,6 +128,16 @@ def test_api_writes_no_log_when_logging_is_off(trained_project: Project, tmp_pat
         assert client.post("/predict", json=held_out_records(project, 1)[0]).status_code == 200
         assert "prediction_log" not in client.get("/metrics").text
     assert not (tmp_path / "log.db").exists()
+
+
+def test_log_url_from_the_environment_wins_and_is_printed_without_password(
+    trained_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = trained_project.root / "monitoring" / "predictions.db"
+    assert trained_project.prediction_log_url == f"sqlite:///{default}"
+    monkeypatch.setenv("PREDICTION_LOG_URL", "postgresql+psycopg://monitor:s3cret@db.internal/predictions")
+    assert trained_project.prediction_log_url.endswith("s3cret@db.internal/predictions")
+    assert "s3cret" not in printable_url(trained_project.prediction_log_url)
 
 
 # --- PostgreSQL, when it is installed (`.ci/run` installs it from the Debian packages) ---------

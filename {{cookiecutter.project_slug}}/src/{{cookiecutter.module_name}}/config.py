@@ -15,6 +15,8 @@ from .errors import ConfigError
 
 CONFIG_RELATIVE_PATH = Path("configs") / "config.yaml"
 CONFIG_ENV_VAR = "{{ cookiecutter.module_name | upper }}_CONFIG"
+# Overrides monitoring.url, so that a database password stays out of config.yaml.
+PREDICTION_LOG_URL_ENV_VAR = "PREDICTION_LOG_URL"
 BUNDLED_SOURCES = ("penguins", "breast_cancer", "diabetes")
 
 
@@ -212,8 +214,8 @@ class Project:
 
     @property
     def prediction_log_url(self) -> str:
-        """Return the prediction log's SQLAlchemy URL, a relative SQLite path anchored at the root."""
-        return self._anchored(self.config.monitoring.url)
+        """Return the prediction log's SQLAlchemy URL ($PREDICTION_LOG_URL, else monitoring.url), anchored."""
+        return self._anchored(os.environ.get(PREDICTION_LOG_URL_ENV_VAR) or self.config.monitoring.url)
 
     def _anchored(self, uri: str) -> str:
         prefix = "sqlite:///"

@@ -18,11 +18,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from . import model_io
 from .config import Project
 from .errors import UserError
-from .prediction_log import PredictionStore
-from .predictor import load_contract
+from .prediction_log import PredictionStore, printable_url
 from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract
 
 PREDICTION = "prediction"
@@ -81,12 +79,12 @@ def monitor_predictions(project: Project, rows: int | None = None, hours: float 
     settings = project.config.monitoring
     hours = hours or settings.window_hours
     rows = rows or (None if hours else settings.window_rows)
-    contract = load_contract(model_io.read_metadata(project.models_dir))
+    contract = read_contract(project)
     current = read_log(project, contract, rows=rows, hours=hours)
     if len(current) < settings.min_rows:
         window = f"the last {hours:g} h" if hours else "the log"
         raise NotEnoughRows(
-            f"{len(current)} predictions in {window} ({project.config.monitoring.url}); at least "
+            f"{len(current)} predictions in {window} ({printable_url(project.prediction_log_url)}); at least "
             f"{settings.min_rows} are needed to judge drift — send traffic (make simulate) or lower monitoring.min_rows."
         )
     reference = read_reference(project, contract)
@@ -154,6 +152,14 @@ def read_log(project: Project, contract: Contract, rows: int | None, hours: floa
         }
     )
     return pd.concat([frame, align_types(features, contract)], axis=1)
+
+
+def read_contract(project: Project) -> Contract:
+    """The training data's contract (from `make data`: monitoring needs no model file)."""
+    path = project.processed_dir / "schema.json"
+    if not path.is_file():
+        raise UserError(f'No data contract at {path} — run "make data" (or "make pipeline") first.')
+    return Contract.load(path)
 
 
 def read_reference(project: Project, contract: Contract) -> Any:

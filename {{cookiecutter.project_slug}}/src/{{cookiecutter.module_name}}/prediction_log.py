@@ -13,9 +13,9 @@ sensitive columns are not API inputs, so they cannot reach the log.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +50,20 @@ def define_table(metadata: Any) -> Any:
     )
 
 
+def printable_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    # WAL: `make monitor` reads while the API writes; NORMAL: no disk flush at every commit
+    # (a power cut may lose the last second of the log, never corrupt it).
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+
 class PredictionStore:
     """The SQL table behind the log; the engine and table are created on first use."""
 
@@ -67,8 +81,7 @@ class PredictionStore:
                 Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(self.url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
-                # WAL: `make monitor` can read while the API writes.
-                sa.event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA journal_mode=WAL"))
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
             table = define_table(sa.MetaData())
             table.create(engine, checkfirst=True)
             self._engine, self._table = engine, table
@@ -109,7 +122,9 @@ class PredictionLog:
         self.capacity, self.flush_rows, self.flush_seconds = capacity, flush_rows, flush_seconds
         self.written = self.dropped = self.write_errors = 0
         self._failures = 0  # consecutive failed writes: the retry pause doubles with each
-        self._buffer: list[tuple[float, str, float, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]] = []
+        # Request ids: random per process (unique across workers and restarts), then a count.
+        self._process_id, self._requests = os.urandom(6).hex(), 0
+        self._buffer: list[tuple[float, float, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]] = []
         self._waiting = 0  # records accepted and not yet written (buffered or being retried)
         self._lock = threading.Lock()
         self._wake = threading.Event()  # enough records buffered: write now
@@ -140,7 +155,7 @@ class PredictionLog:
         """Queue one request's rows and answers; `started` is its time.perf_counter() at arrival."""
         if self.store is None:
             return
-        item = (time.time(), uuid.uuid4().hex, (time.perf_counter() - started) * 1000, rows, answers)
+        item = (time.time(), (time.perf_counter() - started) * 1000, rows, answers)
         with self._lock:
             if self._waiting + len(rows) > self.capacity:
                 self.dropped += len(rows)
@@ -235,7 +250,9 @@ class PredictionLog:
 
     def _records(self, items: list[Any]) -> list[dict[str, Any]]:
         records = []
-        for timestamp, request_id, latency_ms, rows, answers in items:
+        for timestamp, latency_ms, rows, answers in items:
+            self._requests += 1
+            request_id = f"{self._process_id}-{self._requests}"
             created = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
             for index, (row, answer) in enumerate(zip(rows, answers, strict=True)):
                 records.append(
