@@ -206,6 +206,19 @@ def test_predict_non_finite_number_returns_422(
     ]
 
 
+def test_predict_number_beyond_float32_returns_422(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, NUMERIC)
+    if name is None:
+        pytest.skip("no numeric feature")
+    response = client.post("/predict", json={**record, name: 1e300})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"field": name, "reason": "must be at most 3.4e38 (the model computes in 32-bit floats)"}
+    ]
+
+
 def test_predict_unknown_category_returns_422_naming_the_labels(
     client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:

@@ -245,6 +245,8 @@ def describe_error(error: dict[str, Any]) -> dict[str, str]:
         "extra_forbidden": "not a model input (identifier and sensitive columns are never inputs)",
         "finite_number": "must be a finite number (NaN and infinity are not allowed)",
         "too_short": "send at least one record",
+        "less_than_equal": "must be at most 3.4e38 (the model computes in 32-bit floats)",
+        "greater_than_equal": "must be at least -3.4e38 (the model computes in 32-bit floats)",
     }
     reason = reasons.get(kind, error.get("msg", "invalid value"))
     if kind == "too_long":

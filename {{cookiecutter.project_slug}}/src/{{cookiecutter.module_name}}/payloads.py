@@ -2,7 +2,7 @@
 
 Policies, stated once here and shown in the OpenAPI docs:
 - every feature is required; send null where the training data had missing values;
-- numbers must be finite JSON numbers; flags accept true/false or 0/1;
+- numbers must be finite JSON numbers within ±3.4e38 (float32); flags accept true/false or 0/1;
 - a number outside the training range is scored, and the response says so in `warnings`;
 - a label the model never saw is refused (422, naming the allowed labels) under
   `serving.unknown_category: reject` (the default), or scored as "unknown" (the one-hot encoder
@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract, Feature
 
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# Finite, and representable in 32 bits: the ONNX graph computes in float32.
+FLOAT32_MAX = 3.4028234663852886e38
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
 
 
 @dataclass(frozen=True)
