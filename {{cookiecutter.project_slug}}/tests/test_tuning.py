@@ -9,31 +9,28 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import load_project
+from {{ cookiecutter.module_name }}.config import Project
 
 from .conftest import write_config
 
 
 def test_tune_logs_each_trial_and_prints_how_to_adopt_the_best(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    challenged_project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import mlflow
 
-    config = write_config(tmp_path, cv={"folds": 2}, tuning={"trials": 2})
-    assert main(["data", "--config", str(config)]) == 0
-    assert main(["tune", "--config", str(config)]) == 0
+    assert main(["tune", "--trials", "2", "--config", str(challenged_project.config_path)]) == 0
     output = " ".join(capsys.readouterr().err.split())
-    report = json.loads((tmp_path / "reports" / "tuning.json").read_text(encoding="utf-8"))
+    report = json.loads((challenged_project.reports_dir / "tuning.json").read_text(encoding="utf-8"))
     assert len(report["trials"]) == 2
     assert "to adopt" in output and "params:" in output
     for name in report["best_params"]:
         assert name in output
-    project = load_project(config)
-    mlflow.set_tracking_uri(project.tracking_uri)
+    mlflow.set_tracking_uri(challenged_project.tracking_uri)
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
-    parents = [run for run in runs if run.data.tags.get("stage") == "tune"]
-    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert len(parents) == 1 and len(children) == 2
+    parent = next(run for run in runs if run.data.tags.get("stage") == "tune")
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2, "one nested run per trial"
 
 
 def test_tune_without_a_search_space_for_the_family_says_what_to_add(
