@@ -151,32 +151,41 @@ def _same(a: Any, b: Any) -> bool:
 def compare(manifest: dict[str, Any], rerun_result: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Return (differences, checks that passed) between the recorded run and the re-run."""
     differences, passed = [], []
-    if config_digest(manifest["config"]) != manifest["config_digest"]:
-        differences.append("the recorded config does not match its digest: the manifest was edited")
+
+    def check(same: bool, ok: str, problem: str) -> None:
+        if same:
+            passed.append(ok)
+        else:
+            differences.append(problem)
+
+    check(
+        config_digest(manifest["config"]) == manifest["config_digest"],
+        "config matches its digest",
+        "the recorded config does not match its digest: the manifest was edited",
+    )
     recorded, again = manifest["data_digest"], rerun_result["data_digest"]
-    (passed if recorded == again else differences).append(
-        "data digest identical"
-        if recorded == again
-        else f"data digest {recorded[:12]} → {again[:12]}: the data changed"
+    check(
+        recorded == again,
+        "data digest identical",
+        f"data digest {recorded[:12]} → {again[:12]}: the data or its split changed",
     )
     evaluation = manifest["evaluation"]
-    for who, metrics in evaluation["metrics"].items():
-        for name, value in metrics.items():
-            new = rerun_result["metrics"][who].get(name)
-            if not _same(value, new):
-                differences.append(f"{who} {name}: recorded {value!r}, re-run {new!r}")
-    if not any(d.startswith(("baseline ", "model ")) for d in differences):
-        passed.append("held-out metrics identical")
-    same_predictions = evaluation["predictions_digest"] == rerun_result["predictions_digest"]
-    (passed if same_predictions else differences).append(
-        "test predictions identical" if same_predictions else "test predictions differ"
+    changed = [
+        f"{who} {name}: recorded {value!r}, re-run {rerun_result['metrics'][who].get(name)!r}"
+        for who, metrics in evaluation["metrics"].items()
+        for name, value in metrics.items()
+        if not _same(value, rerun_result["metrics"][who].get(name))
+    ]
+    check(not changed, "held-out metrics identical", "; ".join(changed))
+    check(
+        evaluation["predictions_digest"] == rerun_result["predictions_digest"],
+        "test predictions identical",
+        "test predictions differ",
     )
     for name in BYTE_STABLE_FILES:
         recorded_file, new_file = manifest["files"].get(name), rerun_result["files"].get(name)
         if recorded_file and new_file:
-            (passed if recorded_file == new_file else differences).append(
-                f"{name} byte-identical" if recorded_file == new_file else f"{name} digest differs"
-            )
+            check(recorded_file == new_file, f"{name} byte-identical", f"{name} digest differs")
     return differences, passed
 
 
