@@ -53,10 +53,12 @@ async def predict(record: dict) -> dict:
 
 @dataclass
 class Load:
-    requests: int
+    requests: int  # measured (after the warm-up)
     errors: int
     seconds: float
     latencies: list[float]
+    sent: int = 0  # all requests, warm-up included
+    cpu_seconds: float | None = None  # the server's CPU time (its process tree) during the run
 
     @property
     def rps(self) -> float:
@@ -95,7 +97,7 @@ async def drive(port: int, path: str, bodies: list[bytes], connections: int, sec
     warm_until = loop.time() + 1.0
     stop_at = warm_until + seconds
     latencies: list[float] = []
-    errors = 0
+    errors, sent = 0, [0]
 
     async def connection(offset: int) -> None:
         nonlocal errors
@@ -104,6 +106,7 @@ async def drive(port: int, path: str, bodies: list[bytes], connections: int, sec
         while (started := loop.time()) < stop_at:
             writer.write(request_bytes(path, bodies[index % len(bodies)]))
             index += connections
+            sent[0] += 1
             status, _, _ = await read_response(reader)
             if started >= warm_until:
                 latencies.append(loop.time() - started)
@@ -111,7 +114,34 @@ async def drive(port: int, path: str, bodies: list[bytes], connections: int, sec
         writer.close()
 
     await asyncio.gather(*(connection(i) for i in range(connections)))
-    return Load(len(latencies), errors, seconds, latencies)
+    return Load(len(latencies), errors, seconds, latencies, sent[0])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process and its descendants (Linux /proc; None elsewhere).
+
+    Unlike req/s, CPU per request does not depend on what else runs on the machine.
+    """
+    proc = Path("/proc")
+    if not (proc / str(pid)).exists():
+        return None
+    stats: dict[int, tuple[int, float]] = {}  # pid → (parent pid, cpu seconds)
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (
+                int(fields[1]),
+                (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+            )
+    tree, total = {pid}, 0.0
+    for _ in range(5):  # the server and up to four generations of children
+        tree |= {child for child, (parent, _) in stats.items() if parent in tree}
+    for member in tree:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
 
 
 def free_port() -> int:
@@ -216,13 +246,13 @@ def main() -> int:
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
         # name → (port, path, bodies); all servers stay up and take turns, so a background load
         # on this machine affects them alike.
-        servers: dict[str, tuple[int, str, list[bytes]]] = {}
+        servers: dict[str, tuple[int, int, str, list[bytes]]] = {}
         port = free_port()
         command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port),
                    "--config", str(project.config_path)]  # fmt: skip
         process, ready_s = start(command, f"http://127.0.0.1:{port}/ready", env)
         stack.callback(stop, process)
-        servers["this API"] = (port, "/predict", ours)
+        servers["this API"] = (process.pid, port, "/predict", ours)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/model") as response:
             runtime = json.load(response)["runtime"]
         batch_ms = batch_server_ms(port, records)
@@ -231,8 +261,9 @@ def main() -> int:
         port = free_port()
         command = [sys.executable, "-m", "uvicorn", "noop_app:app", "--app-dir", folder, "--port", str(port),
                    "--no-access-log", "--log-level", "warning"]  # fmt: skip
-        stack.callback(stop, start(command, f"http://127.0.0.1:{port}/docs", env)[0])
-        servers["no-op FastAPI"] = (port, "/predict", ours)
+        process = start(command, f"http://127.0.0.1:{port}/docs", env)[0]
+        stack.callback(stop, process)
+        servers["no-op FastAPI"] = (process.pid, port, "/predict", ours)
 
         mlflow_ready = None
         if not args.skip_mlflow and run_id:
@@ -243,12 +274,16 @@ def main() -> int:
             process, mlflow_ready = start(command, f"http://127.0.0.1:{port}/ping", mlflow_env)
             stack.callback(stop, process)
             wrapped = [json.dumps({"dataframe_records": [record]}).encode() for record in records]
-            servers["mlflow models serve"] = (port, "/invocations", wrapped)
+            servers["mlflow models serve"] = (process.pid, port, "/invocations", wrapped)
 
         rounds: dict[str, list[Load]] = {name: [] for name in servers}
         for _ in range(args.rounds):
-            for name, (port, path, bodies) in servers.items():
-                rounds[name].append(asyncio.run(drive(port, path, bodies, args.connections, args.seconds)))
+            for name, (pid, port, path, bodies) in servers.items():
+                before = cpu_seconds(pid)
+                load = asyncio.run(drive(port, path, bodies, args.connections, args.seconds))
+                after = cpu_seconds(pid)
+                load.cpu_seconds = None if before is None or after is None else after - before
+                rounds[name].append(load)
 
     report(rounds, runtime, ready_s, mlflow_ready, batch_ms, args.connections, project.config.model.family)
     return 0
@@ -260,13 +295,15 @@ def report(rounds: dict[str, list[Load]], runtime: str, ready_s: float, mlflow_r
     rps = {name: statistics.median(load.rps for load in loads) for name, loads in rounds.items()}
     print(f"\nmodel family {family}, runtime {runtime}; {connections} connections, single-row POSTs, "
           f"{len(next(iter(rounds.values())))} rounds (median req/s)\n")  # fmt: skip
-    print(f"{'server':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'server':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/req':>12}")
+    cpu = {name: _cpu_per_request(loads) for name, loads in rounds.items()}
     for name, loads in rounds.items():
         pooled = Load(
             0, sum(load.errors for load in loads), 1.0, [x for load in loads for x in load.latencies]
         )
         p50, p99 = pooled.percentile(0.5), pooled.percentile(0.99)
-        print(f"{name:<22}{rps[name]:>9.0f}{p50:>9.2f}{p99:>9.2f}{pooled.errors:>8}")
+        per_request = f"{cpu[name]:>12.0f}" if cpu[name] else f"{'n/a':>12}"
+        print(f"{name:<22}{rps[name]:>9.0f}{p50:>9.2f}{p99:>9.2f}{pooled.errors:>8}{per_request}")
     print()
     if "mlflow models serve" in rps:
         target = 10 if runtime == "onnx" else 5
@@ -276,10 +313,23 @@ def report(rounds: dict[str, list[Load]], runtime: str, ready_s: float, mlflow_r
     print(
         f"this API / no-op FastAPI       : {rps['this API'] / rps['no-op FastAPI'] * 100:5.0f}%   (target >= 80%, ONNX runtime)"
     )
+    if cpu["this API"] and cpu["no-op FastAPI"]:
+        share = cpu["no-op FastAPI"] / cpu["this API"] * 100
+        print(
+            f"no-op CPU / this API's CPU      : {share:5.0f}%   (the req/s ratio on an otherwise idle machine)"
+        )
     print(f"/ready after process start     : {ready_s:6.2f} s (target <= 1.5 s, ONNX runtime)")
     if mlflow_ready is not None:
         print(f"mlflow models serve ready after: {mlflow_ready:6.2f} s")
     print(f"1000-row batch, server time    : {batch_ms:6.1f} ms (median Server-Timing; target <= 20 ms)")
+
+
+def _cpu_per_request(loads: list[Load]) -> float | None:
+    """Server CPU microseconds per request over all rounds, or None where it cannot be read."""
+    if any(load.cpu_seconds is None for load in loads):
+        return None
+    sent = sum(load.sent for load in loads)
+    return sum(load.cpu_seconds or 0.0 for load in loads) / sent * 1e6 if sent else None
 
 
 if __name__ == "__main__":
