@@ -315,9 +315,7 @@ def report(rounds: dict[str, list[Load]], runtime: str, ready_s: float, mlflow_r
     )
     if cpu["this API"] and cpu["no-op FastAPI"]:
         share = cpu["no-op FastAPI"] / cpu["this API"] * 100
-        print(
-            f"no-op CPU / this API's CPU      : {share:5.0f}%   (the req/s ratio on an otherwise idle machine)"
-        )
+        print(f"no-op CPU / this API CPU       : {share:6.0f}%   (per request; independent of machine load)")
     print(f"/ready after process start     : {ready_s:6.2f} s (target <= 1.5 s, ONNX runtime)")
     if mlflow_ready is not None:
         print(f"mlflow models serve ready after: {mlflow_ready:6.2f} s")
