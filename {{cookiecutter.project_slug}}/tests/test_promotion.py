@@ -34,7 +34,7 @@ def test_first_pipeline_makes_the_model_champion_and_serves_it(trained_project: 
         read_metadata(trained_project.models_dir),
         read_metadata(trained_project.candidate_dir),
     )
-    assert served["version"] == candidate["version"], "models/ holds the champion's export"
+    assert served["mlflow_run_id"] == candidate["mlflow_run_id"], "models/ holds the champion's export"
     load_skops(trained_project.models_dir)  # every file matches the digests in model.json
     assert (trained_project.models_dir / "manifest.json").is_file()
 
@@ -47,7 +47,8 @@ def test_challenger_that_loses_to_the_champion_stays_challenger(
     assert "v2 stays challenger" in output
     assert aliases(challenged_project) == {"champion": "1", "challenger": "2"}
     served = read_metadata(challenged_project.models_dir)
-    assert served["version"] != read_metadata(challenged_project.candidate_dir)["version"], "v1 keeps serving"
+    challenger = read_metadata(challenged_project.candidate_dir)
+    assert served["mlflow_run_id"] != challenger["mlflow_run_id"], "v1 keeps serving"
     load_skops(challenged_project.models_dir)
 
 

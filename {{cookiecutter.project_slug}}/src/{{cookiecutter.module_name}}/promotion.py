@@ -112,17 +112,17 @@ def load_registered(name: str, version: str) -> Any:
         return sio.load(next(local.rglob("*.skops")), trusted=model_io.TRUSTED_TYPES)
 
 
-def served_version(models_dir: Path) -> str | None:
-    """The version in models/ (what the API serves), or None when nothing has been promoted."""
+def served_run(models_dir: Path) -> str | None:
+    """The MLflow run of the model in models/ (what the API serves), or None when nothing was promoted."""
     has_model = (models_dir / model_io.METADATA_FILE).is_file()
-    return model_io.read_metadata(models_dir).get("version") if has_model else None
+    return model_io.read_metadata(models_dir).get("mlflow_run_id") if has_model else None
 
 
 def publish(candidate_dir: Path, models_dir: Path) -> None:
     """Copy the candidate's files into models/, model.json last; drop files only the old champion had."""
     metadata = model_io.read_metadata(candidate_dir)
     names = [*metadata["files"], MANIFEST_FILE]
-    old = model_io.read_metadata(models_dir).get("files", {}) if served_version(models_dir) else {}
+    old = model_io.read_metadata(models_dir).get("files", {}) if served_run(models_dir) else {}
     for name in names:
         shutil.copy2(candidate_dir / name, models_dir / name)
     for name in set(old) - set(names):
@@ -186,7 +186,7 @@ def promote_model(project: Project) -> Decision:
         decision.promoted = all(c.passed for c in decision.comparisons)
     if decision.promoted:
         MlflowClient().set_registered_model_alias(cfg.project_slug, CHAMPION, version)
-        if served_version(project.models_dir) != metadata["version"]:
+        if served_run(project.models_dir) != metadata["mlflow_run_id"]:
             publish(project.candidate_dir, project.models_dir)
     failed = [c.describe(metric, decision.greater) for c in decision.comparisons if not c.passed]
     verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
