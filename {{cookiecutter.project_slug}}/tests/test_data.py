@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.config import load_project
-from {{ cookiecutter.module_name }}.data import (
-    clean,
+from {{ cookiecutter.module_name }}.cleaning import (
     coerce_column,
-    load_processed,
+    column_key,
     looks_like_identifier,
-    prepare_data,
+    normalise_labels,
+    parse_numbers,
     snake_case,
-    validate,
 )
+from {{ cookiecutter.module_name }}.config import load_project
+from {{ cookiecutter.module_name }}.data import clean, load_processed, prepare_data, validate
 from {{ cookiecutter.module_name }}.schema import MISSING_CATEGORY
 
 from .conftest import write_config
@@ -45,11 +45,38 @@ def test_coerce_column_parses_numbers_and_reports_the_bad_value() -> None:
     assert (reasons.drop(4) == "").all()
 
 
+def test_column_key_prefixes_names_that_start_with_a_digit() -> None:
+    assert column_key("2010") == "col_2010"
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["1,234.5", "12", "2,000"], [1234.5, 12.0, 2000.0]),
+        (["0,612", "-0,71", "1,149"], [0.612, -0.71, 1.149]),
+        (["1.234,5", "7,25", "3"], [1234.5, 7.25, 3.0]),
+        (["$6,262.00", "-$5", "€ 3"], [6262.0, -5.0, 3.0]),
+        (["12.3%", "7%", "0.5 %"], [12.3, 7.0, 0.5]),
+    ],
+    ids=["thousands", "decimal-comma", "dot-thousands", "currency", "percent"],
+)
+def test_parse_numbers_reads_common_formats(values: list[str], expected: list[float]) -> None:
+    assert parse_numbers(pd.Series(values, dtype="string")).tolist() == pytest.approx(expected)
+
+
+def test_normalise_labels_strips_and_folds_case_to_the_common_spelling() -> None:
+    labels = normalise_labels(pd.Series([" Yes", "no ", "YES", "Yes", "NO ", "no", None]))
+    assert labels.tolist()[:6] == ["Yes", "no", "Yes", "Yes", "no", "no"]
+    assert pd.isna(labels.iloc[6])
+    assert normalise_labels(pd.Series([1.0, 0.0, 1.0])).tolist() == ["1", "0", "1"]
+
+
 def test_coerce_column_recognises_booleans_and_dates() -> None:
     flags, _ = coerce_column(pd.Series(["Yes", "no", "YES", None]))
     assert flags.tolist()[:3] == [1.0, 0.0, 1.0]
-    dates, _ = coerce_column(pd.Series(["2024-01-05", "2024-02-11", "2023-12-31"]))
-    assert dates.dtype.kind == "M"
+    for text in (["2024-01-05", "2024-02-11", "2023-12-31"], ["Jan-1-1995", "Feb-1-1995", "Mar-1-1995"]):
+        dates, _ = coerce_column(pd.Series(text))
+        assert dates.dtype.kind == "M", text
 
 
 def test_identifier_columns_are_detected() -> None:
@@ -93,6 +120,7 @@ def test_clean_quarantines_bad_rows_and_derives_features(tmp_path: Path) -> None
     assert "customer_id" in prepared.ignored, "an ID-like text column is not a feature"
     assert {"signup_date_year", "signup_date_month", "signup_date_day_of_week"} <= set(prepared.features)
     assert set(prepared.frame["plan"]) == {"basic", "pro", MISSING_CATEGORY}
+    assert set(prepared.frame["churned"]) == {"yes", "no"}, "labels keep their words"
     assert len(prepared.frame) + len(prepared.quarantine) + prepared.duplicates == 121, "no row is lost"
 
 

@@ -278,8 +278,9 @@ def describe_error(exc: ValidationError, raw: dict[str, Any]) -> str:
         allowed = error.get("ctx", {}).get("expected", "")
         return f"{key} = {error['input']!r} is not allowed — use one of: {allowed}"
     message = error["msg"].removeprefix("Value error, ")
-    if loc:
-        return f"{key} = {error.get('input')!r}: {message}"
+    value = error.get("input")
+    if loc and not isinstance(value, dict):
+        return f"{key} = {value!r}: {message}"
     return message
 
 

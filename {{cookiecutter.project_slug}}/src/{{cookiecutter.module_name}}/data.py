@@ -8,24 +8,23 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .cleaning import (
+    coerce_column,
+    column_key,
+    expand_datetimes,
+    looks_like_identifier,
+    normalise_labels,
+)
 from .config import Project
 from .errors import DataError
 from .schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, Contract, infer_contract
 
-MISSING_TOKENS = {"", "?", "na", "n/a", "nan", "null", "none", "missing"}
-TRUE_TOKENS = {"true", "yes", "y", "t"}
-FALSE_TOKENS = {"false", "no", "n", "f"}
-# A text column becomes numbers (or dates) when at least this share of its values parse.
-PARSE_SHARE = 0.9
-DATE_PATTERN = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?.*)?$")
 REASON = "quarantine_reason"
 
 
@@ -84,7 +83,7 @@ def read_csv(location: str, project: Project, separator: str | None) -> pd.DataF
     try:
         if separator is None:
             separator = sniff_separator(source) if not is_url else ","
-        frame = pd.read_csv(source, sep=separator, low_memory=False, skipinitialspace=True)
+        frame = read_with_fallback_encoding(source, separator)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"data.path: {location} is empty — point data.path at a CSV with a header row."
@@ -100,9 +99,18 @@ def read_csv(location: str, project: Project, separator: str | None) -> pd.DataF
         ) from None
     if frame.empty or len(frame.columns) < 2:
         raise DataError(
-            f"data.path: {location} has {len(frame)} rows and {len(frame.columns)} column(s) — a dataset needs a target and at least one feature."
+            f"data.path: {location} has {len(frame)} rows and {len(frame.columns)} column(s) — a dataset needs a target and at least one feature; if it is not comma-separated, set data.csv_separator (';', '\\t', ' ')."
         )
     return frame
+
+
+def read_with_fallback_encoding(source: str | Path, separator: str) -> pd.DataFrame:
+    """Read UTF-8 (with or without a byte-order mark), else Windows-1252, which decodes any byte."""
+    options = {"sep": separator, "low_memory": False, "skipinitialspace": True}
+    try:
+        return pd.read_csv(source, encoding="utf-8-sig", **options)
+    except UnicodeDecodeError:
+        return pd.read_csv(source, encoding="cp1252", encoding_errors="replace", **options)
 
 
 def sniff_separator(path: Path) -> str:
@@ -117,21 +125,12 @@ def sniff_separator(path: Path) -> str:
         return ","
 
 
-def snake_case(name: object) -> str:
-    """Normalise a column name: 'Body Mass (g)' → 'body_mass_g', 'billLength' → 'bill_length'."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
-    text = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
-    return text or "column"
-
-
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Snake-case the column names, keeping them unique."""
     seen: dict[str, int] = {}
     names = []
     for column in frame.columns:
-        name = snake_case(column)
-        if name[0].isdigit():
-            name = f"col_{name}"
+        name = column_key(column)
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
     return frame.set_axis(names, axis=1)
@@ -149,83 +148,14 @@ def check_columns(frame: pd.DataFrame, project: Project) -> None:
     available = list(frame.columns)
     for key, columns in named.items():
         for column in columns:
-            if snake_case(column) not in available:
+            if column_key(column) not in available:
                 raise DataError(
                     f"{key}: column '{column}' is not in the data — available: {', '.join(available)}."
                 )
-    target = snake_case(data.target)
+    target = column_key(data.target)
     for key, columns in named.items():
-        if key != "data.target" and target in {snake_case(c) for c in columns}:
+        if key != "data.target" and target in {column_key(c) for c in columns}:
             raise DataError(f"{key}: lists the target '{target}' — remove it from {key}.")
-
-
-def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Give a text column its real type; return it and a per-row reason for unparseable values."""
-    no_reason = pd.Series("", index=column.index)
-    if column.dtype.kind in "biuf":
-        return column.astype(float), no_reason
-    if column.dtype.kind == "M":
-        return column, no_reason
-    text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
-    present = text.dropna()
-    if present.empty:
-        return pd.Series(np.nan, index=column.index, dtype=float), no_reason
-    lowered = present.str.lower()
-    if lowered.isin(TRUE_TOKENS | FALSE_TOKENS).all() and lowered.nunique() == 2:
-        flags = text.str.lower().map(lambda v: np.nan if pd.isna(v) else float(v in TRUE_TOKENS))
-        return flags.astype(float), no_reason
-    numbers = pd.to_numeric(
-        text.str.replace(",", "", regex=False) if _thousands(present) else text, errors="coerce"
-    )
-    if numbers.notna().sum() >= PARSE_SHARE * len(present):
-        bad = text.notna() & numbers.isna()
-        return numbers.astype(float), no_reason.mask(
-            bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a number"
-        )
-    if present.str.match(DATE_PATTERN).mean() >= PARSE_SHARE:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dates = pd.to_datetime(text, errors="coerce", format="mixed")
-        bad = text.notna() & dates.isna()
-        return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a date")
-    return text.astype(object).where(text.notna(), np.nan), no_reason
-
-
-def _thousands(present: pd.Series) -> bool:
-    return bool(present.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?").mean() > 0.5)
-
-
-def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Replace each datetime column with numeric year, month and day-of-week features."""
-    derived: dict[str, list[str]] = {}
-    for name in columns:
-        values = frame[name]
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_convert(None)
-        parts = {
-            f"{name}_year": values.dt.year,
-            f"{name}_month": values.dt.month,
-            f"{name}_day_of_week": values.dt.dayofweek,
-        }
-        for new, part in parts.items():
-            frame[new] = part.astype(float)
-        derived[name] = list(parts)
-        frame = frame.drop(columns=name)
-    return frame, derived
-
-
-def looks_like_identifier(column: pd.Series) -> bool:
-    """True for text or integer columns where (almost) every value is unique: names, codes, row ids."""
-    present = column.dropna()
-    if len(present) < 20:
-        return False
-    unique_share = present.nunique() / len(present)
-    if column.dtype == object:
-        return unique_share > 0.9
-    if column.dtype.kind in "iu" or (column.dtype.kind == "f" and (present % 1 == 0).all()):
-        return unique_share == 1.0 and (present.is_monotonic_increasing or present.is_monotonic_decreasing)
-    return False
 
 
 def clean(raw: pd.DataFrame, project: Project) -> Prepared:
@@ -233,14 +163,24 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     data = project.config.data
     frame = normalise_columns(raw)
     check_columns(frame, project)
-    target = snake_case(data.target)
-    id_columns = [snake_case(c) for c in data.id_columns]
-    sensitive = [snake_case(c) for c in data.sensitive_columns]
-    frame = frame.drop(columns=[snake_case(c) for c in data.drop_columns])
+    target = column_key(data.target)
+    id_columns = [column_key(c) for c in data.id_columns]
+    sensitive = [column_key(c) for c in data.sensitive_columns]
+    frame = frame.drop(columns=[column_key(c) for c in data.drop_columns])
+    unnamed = [
+        c
+        for c, raw_name in zip(frame.columns, raw.columns, strict=True)
+        if str(raw_name).startswith("Unnamed:")
+    ]
+    blank = [c for c in unnamed if frame[c].isna().all()]
+    frame = frame.drop(columns=blank)
     original = frame.copy()
     reasons = pd.Series("", index=frame.index)
     for name in frame.columns:
         if name in id_columns:
+            continue
+        if name == target and data.task == "classification":
+            frame[name] = normalise_labels(frame[name])
             continue
         frame[name], reason = coerce_column(frame[name])
         reasons = reasons.where(reasons != "", reason)
@@ -257,7 +197,8 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
         raise DataError(
             f"feature '{empty[0]}' is empty in every row — add it to data.drop_columns in {project.config_path.name}."
         )
-    ignored = {
+    ignored = {c: "has no header and no values — dropped" for c in blank}
+    ignored |= {
         c: "looks like an identifier (nearly every value unique) — list it in data.id_columns to silence this"
         for c in candidates
         if looks_like_identifier(frame[c])
@@ -267,9 +208,10 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     features = [c for c in frame.columns if c not in {target, *id_columns, *sensitive, *ignored}]
     if not features:
         raise DataError(
-            f"no feature columns left besides the target '{target}' — check data.drop_columns and data.id_columns."
+            f"no feature columns left besides the target '{target}' — set aside: {', '.join(ignored) or 'none'}; "
+            "check data.drop_columns and data.id_columns (dates read best as ISO, 2024-01-31)."
         )
-    frame = frame.drop(columns=list(ignored))
+    frame = frame.drop(columns=[c for c in ignored if c in frame.columns])
     labels = [c for c in features if frame[c].dtype == object]
     frame[labels] = frame[labels].fillna(MISSING_CATEGORY).astype(str)
     return Prepared(frame, quarantine, features, ignored, derived, before - len(frame))
@@ -283,16 +225,16 @@ def check_target(
     if task == "regression":
         if y.dtype.kind not in "iuf":
             raise DataError(
-                f"data.target: '{target}' holds text such as {y.dropna().iloc[0]!r} — use data.task: classification for labels."
+                f"data.target: '{target}' holds text such as {y.dropna().iloc[0]!r}, not numbers — "
+                "use data.task: classification for labels."
             )
         return frame, reasons
-    present = y.dropna()
-    if y.dtype.kind == "f" and present.nunique() > 30:
+    labels = y.dropna()
+    numeric = pd.to_numeric(labels, errors="coerce")
+    if numeric.notna().all() and (numeric % 1 != 0).any() and labels.nunique() > 30:
         raise DataError(
-            f"data.target: '{target}' has {present.nunique()} distinct numeric values — did you mean data.task: regression?"
+            f"data.target: '{target}' has {labels.nunique()} distinct numeric values — did you mean data.task: regression?"
         )
-    labels = present.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-    frame[target] = labels.reindex(frame.index)
     counts = labels[reasons[labels.index] == ""].value_counts()
     rare = counts[counts < 2].index
     is_rare = frame[target].isin(rare) & (reasons == "")
@@ -366,15 +308,15 @@ def prepare_data(project: Project) -> DataSummary:
     cfg = project.config
     raw = load_raw(project)
     prepared = clean(raw, project)
-    target = snake_case(cfg.data.target)
+    target = column_key(cfg.data.target)
     train, test = split(prepared.frame, project, target)
     contract = infer_contract(
         train,
         target=target,
         task=cfg.data.task,
         features=prepared.features,
-        id_columns=[snake_case(c) for c in cfg.data.id_columns],
-        sensitive_columns=[snake_case(c) for c in cfg.data.sensitive_columns],
+        id_columns=[column_key(c) for c in cfg.data.id_columns],
+        sensitive_columns=[column_key(c) for c in cfg.data.sensitive_columns],
         ignored=prepared.ignored,
         datetime_columns=prepared.datetime_columns,
     )

@@ -107,7 +107,7 @@ def infer_contract(
 
 
 def _describe(column: Any, derived_from: str | None) -> Feature:
-    present = column.dropna()
+    present = column[column.notna() & (column != MISSING_CATEGORY)]
     missing_share = round(1.0 - len(present) / len(column), 6) if len(column) else 0.0
     kind = feature_kind(column)
     example = _plain(present.iloc[0]) if len(present) else None

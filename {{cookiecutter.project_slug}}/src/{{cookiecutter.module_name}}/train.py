@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from . import model_io, onnx_export
 from .config import Project
 from .data import digest, load_processed
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .features import build_preprocessor
 from .metrics import compute_metrics
 from .reproducibility import build_manifest, write_manifest
@@ -82,10 +82,15 @@ def cross_validate(
     pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract, folds: int, seed: int
 ) -> tuple[dict[str, dict[str, float]], int]:
     """K-fold CV (stratified for classification); return metric → mean and std, and the folds used."""
+    if len(y) < 4:
+        raise DataError(
+            f"only {len(y)} training rows — cross-validation needs at least 4; add rows or lower split.test_size."
+        )
     if contract.task == "classification":
         folds = max(2, min(folds, int(y.value_counts().min())))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     else:
+        folds = min(folds, len(y) // 2)
         splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     runs = []
     for fit_rows, val_rows in splitter.split(X, y):

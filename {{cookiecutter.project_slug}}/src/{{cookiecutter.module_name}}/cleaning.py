@@ -1,0 +1,132 @@
+"""Column-level cleaning: names, missing markers, numbers, flags, dates, labels, identifiers.
+
+Pure functions on pandas Series, each testable alone; data.py runs them over the frame.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+MISSING_TOKENS = {"", "?", "na", "n/a", "nan", "null", "none", "missing"}
+TRUE_TOKENS = {"true", "yes", "y", "t"}
+FALSE_TOKENS = {"false", "no", "n", "f"}
+# A text column becomes numbers (or dates) when at least this share of its values parse.
+PARSE_SHARE = 0.9
+DATE_PATTERN = re.compile(
+    r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"  # 2024-01-31, 31/01/2024, 1.2.24
+    r"|[A-Za-z]{3,9}[-/ ]\d{1,2}[-/ ,]+\d{2,4}"  # Jan-1-1995, March 3, 2021
+    r"|\d{1,2}[-/ ][A-Za-z]{3,9}[-/ ]\d{2,4})"  # 3 Mar 2021, 01-Jan-95
+    r"([ T]\d{1,2}:\d{2}(:\d{2})?.*)?$"  # optional time and offset
+)
+# "1,234.5" (a leading "0," is never a thousands group) and "0,612" / "1.234,5" (decimal comma).
+THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+DECIMAL_COMMA = re.compile(r"[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+")
+
+
+def snake_case(name: object) -> str:
+    """Normalise a column name: 'Body Mass (g)' → 'body_mass_g', 'billLength' → 'bill_length'."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
+    text = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+    return text or "column"
+
+
+def column_key(name: object) -> str:
+    """Return the cleaned column name for a raw or configured one ('2010' → 'col_2010')."""
+    key = snake_case(name)
+    return f"col_{key}" if key[0].isdigit() else key
+
+
+def parse_numbers(text: pd.Series) -> pd.Series:
+    """Parse text as numbers: '$1,234.50' → 1234.5, '12%' → 12, '0,612' → 0.612; else NaN."""
+    cleaned = text.str.replace(r"^([-+]?)\s*[$€£¥]\s*", r"\1", regex=True)
+    cleaned = cleaned.str.replace(r"\s*%$", "", regex=True)
+    with_comma = cleaned.dropna()
+    with_comma = with_comma[with_comma.str.contains(",", regex=False)]
+    if len(with_comma):
+        if with_comma.str.fullmatch(THOUSANDS).all():
+            cleaned = cleaned.str.replace(",", "", regex=False)
+        elif with_comma.str.fullmatch(DECIMAL_COMMA).all():
+            cleaned = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(cleaned, errors="coerce").astype(float)
+
+
+def normalise_labels(column: pd.Series) -> pd.Series:
+    """Clean label text: strip, missing markers → NaN, 'GOOD'/'good ' → the most common spelling."""
+    if column.dtype.kind in "iuf":
+        present = column.dropna()
+        if (present % 1 == 0).all():
+            return column.map(lambda v: v if pd.isna(v) else str(int(v))).astype(object)
+        return column.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
+    text = column.astype("string").str.strip()
+    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
+    present = text.dropna()
+    if present.empty:
+        return text.astype(object)
+    folded = present.str.casefold()
+    spelling = present.groupby(folded).agg(lambda group: group.value_counts().index[0])
+    return text.str.casefold().map(spelling).astype(object).where(text.notna(), np.nan)
+
+
+def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Give a column its real type; return it and a per-row reason for values that do not parse."""
+    no_reason = pd.Series("", index=column.index)
+    if column.dtype.kind in "biuf":
+        return column.astype(float), no_reason
+    if column.dtype.kind == "M":
+        return column, no_reason
+    text = column.astype("string").str.strip()
+    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
+    present = text.dropna()
+    if present.empty:
+        return pd.Series(np.nan, index=column.index, dtype=float), no_reason
+    lowered = present.str.lower()
+    if lowered.isin(TRUE_TOKENS | FALSE_TOKENS).all() and lowered.nunique() == 2:
+        flags = text.str.lower().map(lambda v: np.nan if pd.isna(v) else float(v in TRUE_TOKENS))
+        return flags.astype(float), no_reason
+    numbers = parse_numbers(text)
+    if numbers.notna().sum() >= PARSE_SHARE * len(present):
+        bad = text.notna() & numbers.isna()
+        return numbers, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a number")
+    if present.str.match(DATE_PATTERN).mean() >= PARSE_SHARE:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        bad = text.notna() & dates.isna()
+        return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a date")
+    return normalise_labels(column), no_reason
+
+
+def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Replace each datetime column with numeric year, month and day-of-week features."""
+    derived: dict[str, list[str]] = {}
+    for name in columns:
+        values = frame[name]
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert(None)
+        parts = {
+            f"{name}_year": values.dt.year,
+            f"{name}_month": values.dt.month,
+            f"{name}_day_of_week": values.dt.dayofweek,
+        }
+        for new, part in parts.items():
+            frame[new] = part.astype(float)
+        derived[name] = list(parts)
+        frame = frame.drop(columns=name)
+    return frame, derived
+
+
+def looks_like_identifier(column: pd.Series) -> bool:
+    """True for text or integer columns where (almost) every value is unique: names, codes, row ids."""
+    present = column.dropna()
+    if len(present) < 20:
+        return False
+    unique_share = present.nunique() / len(present)
+    if column.dtype == object:
+        return unique_share > 0.9
+    if column.dtype.kind in "iu" or (column.dtype.kind == "f" and (present % 1 == 0).all()):
+        return unique_share == 1.0 and (present.is_monotonic_increasing or present.is_monotonic_decreasing)
+    return False
