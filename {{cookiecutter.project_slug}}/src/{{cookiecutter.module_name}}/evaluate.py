@@ -13,7 +13,7 @@ from . import model_card, model_io, plots
 from .config import Project
 from .data import load_processed
 from .importance import permutation_importance
-from .metrics import beats, metric_directions, primary_metric
+from .metrics import baseline_metrics, beats, metric_directions, primary_metric
 from .reproducibility import predictions_digest, read_manifest, record_evaluation
 from .risks import collect_facts
 from .schema import Contract
@@ -61,7 +61,8 @@ def evaluate_model(project: Project) -> dict[str, Any]:
 
 
 def beats_baseline(task: str, primary: str, held_out: dict[str, dict[str, float]]) -> bool:
-    return beats(task, primary, held_out["model"][primary], held_out["baseline"][primary])
+    model, baseline = held_out["model"], held_out["baseline"]
+    return all(beats(task, m, model[m], baseline[m]) for m in baseline_metrics(task, primary))
 
 
 def score_slices(

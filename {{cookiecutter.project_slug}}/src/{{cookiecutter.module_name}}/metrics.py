@@ -67,3 +67,14 @@ def beats(task: str, metric: str, candidate: float, reference: float, margin: fl
         return False
     greater = metric_directions(task)[metric]
     return candidate > reference + margin if greater else candidate < reference - margin
+
+
+def baseline_metrics(task: str, primary: str) -> list[str]:
+    """Metrics on which a model must beat the dummy baseline to count as having learned something.
+
+    For classification, log loss too: a prior-predicting dummy scores about 1/k of one class's F1
+    on macro F1, so a model with no signal that predicts several classes "beats" it there.
+    """
+    if task == "classification" and primary != "log_loss":
+        return [primary, "log_loss"]
+    return [primary]

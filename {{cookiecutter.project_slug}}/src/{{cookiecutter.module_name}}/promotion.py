@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from . import model_io
 from .config import Project
 from .data import load_processed
 from .errors import UserError
-from .metrics import beats, metric_directions, primary_metric
+from .metrics import baseline_metrics, beats, metric_directions, primary_metric
 from .reproducibility import MANIFEST_FILE
 from .train import score
 
@@ -37,8 +37,12 @@ class Comparison:
     reference: float
     margin: float
     passed: bool
+    metric: str | None = None  # set when it is not the decision's primary metric
+    greater_is_better: bool = True
 
     def describe(self, metric: str, greater: bool) -> str:
+        if self.metric is not None:
+            metric, greater = self.metric, self.greater_is_better
         needed = self.reference + self.margin if greater else self.reference - self.margin
         verdict = "passed" if self.passed else "FAILED"
         return (
@@ -172,11 +176,18 @@ def promote_model(project: Project) -> Decision:
     metric = primary_metric(contract.task, cfg.evaluation.primary_metric)
     version = str(register_candidate(project, metadata["mlflow_run_id"]).version)
     decision = Decision(cfg.project_slug, version, metric, metric_directions(contract.task)[metric])
-    candidate, reference = score(model, X, y, contract)[metric], score(baseline, X, y, contract)[metric]
+    model_scores, baseline_scores = score(model, X, y, contract), score(baseline, X, y, contract)
+    candidate = model_scores[metric]
     margin = cfg.promotion.margin_vs_baseline
     decision.comparisons.append(
-        compare(contract.task, metric, candidate, "dummy baseline", reference, margin)
+        compare(contract.task, metric, candidate, "dummy baseline", baseline_scores[metric], margin)
     )
+    for extra in baseline_metrics(contract.task, metric)[1:]:
+        check = compare(
+            contract.task, extra, model_scores[extra], "dummy baseline", baseline_scores[extra], 0.0
+        )
+        greater = metric_directions(contract.task)[extra]
+        decision.comparisons.append(replace(check, metric=extra, greater_is_better=greater))
     champion = current_champion(cfg.project_slug)
     if champion is not None and str(champion.version) == version:
         decision.notes.append(f"v{version} is already the champion; the gate does not demote")
