@@ -52,7 +52,7 @@ def save_skops(estimator: Any, path: Path) -> str:
 def read_metadata(models_dir: Path) -> dict[str, Any]:
     path = models_dir / METADATA_FILE
     if not path.is_file():
-        raise ModelFileError(f'No model at {path} — run "make train" first.')
+        raise ModelFileError(f'No model at {path} — run "make pipeline" first (it trains and promotes a champion).')
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -67,7 +67,7 @@ def verified_path(models_dir: Path, filename: str, metadata: dict[str, Any]) -> 
     path = models_dir / filename
     expected = metadata.get("files", {}).get(filename)
     if expected is None or not path.is_file():
-        raise ModelFileError(f'No {filename} in {models_dir} — run "make train" first.')
+        raise ModelFileError(f'No {filename} in {models_dir} — run "make pipeline" first.')
     if sha256_file(path) != expected:
         raise ModelFileError(
             f"{path} does not match the digest in {METADATA_FILE} — it changed after export; "

@@ -149,7 +149,8 @@ def export(
     created = datetime.now(timezone.utc)
     metadata = {
         "name": project.config.project_slug,
-        "version": created.strftime("%Y%m%d%H%M%S"),
+        # Readable and unique: two trainings in the same second still differ by file digest.
+        "version": f"{created:%Y%m%d-%H%M%S}-{files['model.skops'][:8]}",
         "created": created.isoformat(timespec="seconds"),
         "task": contract.task,
         "target": contract.target,
