@@ -50,7 +50,7 @@ class DriftResult:
         lines = [
             f"  {self.rows} logged predictions vs {summary['reference_rows']} training rows: "
             f"{len(self.drifted_columns)}/{len(summary['columns'])} features drifted "
-            f"({self.share:.0%}; drift from {self.threshold:.0%})"
+            f"({self.share * 100:.0f} %; drift from {self.threshold * 100:.0f} %)"
         ]
         for name in self.drifted_columns:
             column = summary["columns"][name]
@@ -58,7 +58,7 @@ class DriftResult:
         verdict = "[red]drifted[/red]" if self.prediction_drifted else "stable"
         unseen = summary["outside_training_rows_share"]
         lines.append(
-            f"  predictions vs training target: {verdict}; rows with a value unseen in training: {unseen:.1%}"
+            f"  predictions vs training target: {verdict}; rows with a value unseen in training: {unseen * 100:.1f} %"
         )
         lines.append(f"  report: {self.report_dir / 'drift.html'} (and drift.json)")
         if self.drifted:

@@ -1,7 +1,9 @@
 """The prediction log: every served prediction, written to a SQL table off the response path.
 
-The API hands each answered request to `PredictionLog.add`, which only appends it to a bounded
-in-memory buffer (about a microsecond). A background thread writes the buffer in batches through
+The API hands each answered request to `PredictionLog.add`, which turns it into JSON text and
+appends it to a bounded in-memory buffer (a few microseconds: buffered dicts would survive into the
+garbage collector's old generations and make it re-walk the whole heap far more often, which costs
+the API several times more). A background thread writes the buffer in batches through
 SQLAlchemy: to a SQLite file by default, or to any database URL from `monitoring.url` (PostgreSQL
 at scale). A failing or slow store never fails a prediction: the thread keeps the unwritten records
 and retries with a growing pause, so a store that is briefly down loses nothing. Only when the
@@ -12,7 +14,9 @@ sensitive columns are not API inputs, so they cannot reach the log.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import threading
 import time
@@ -27,7 +31,13 @@ from .config import Project
 logger = logging.getLogger(__name__)
 TABLE = "predictions"
 MAX_RETRY_PAUSE_S = 30.0
-WRITE_CHUNK_ROWS = 1000
+WRITE_CHUNK_ROWS = 1000  # rows per transaction
+ROWS_PER_INSERT = 100  # rows per INSERT statement (9 values each: under SQLite's oldest limit of 999)
+
+
+# The columns the writer fills, in the order of its row tuples.
+COLUMNS = ("created_at", "request_id", "row_index", "model_version", "runtime", "latency_ms", "features",
+           "prediction", "probabilities")  # fmt: skip
 
 
 def define_table(metadata: Any) -> Any:
@@ -71,6 +81,11 @@ class PredictionStore:
         self.url = url
         self._engine: Any = None
         self._table: Any = None
+        self._insert = ""  # the INSERT in the driver's own SQL, one row per call
+        self._insert_head, self._row_values = (
+            "",
+            "",
+        )  # for many rows per call: "INSERT ... VALUES ", "(?, ?, ...)"
 
     def connect(self) -> tuple[Any, Any]:
         """Return (engine, table), creating the SQLite folder and the table when missing."""
@@ -84,13 +99,36 @@ class PredictionStore:
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             table = define_table(sa.MetaData())
             table.create(engine, checkfirst=True)
+            # The INSERT is compiled once and rows go to the driver as they are (JSON already
+            # serialized): table.insert()'s per-row type processing would double the writer's CPU
+            # time, which it shares with the API through the GIL.
+            compiled = table.insert().compile(dialect=engine.dialect, column_keys=list(COLUMNS))
+            self._insert = str(compiled)
+            if compiled.positional and list(compiled.positiontup or ()) == list(COLUMNS):
+                head, _, values = self._insert.partition(" VALUES ")
+                self._insert_head, self._row_values = f"{head} VALUES ", values
             self._engine, self._table = engine, table
         return self._engine, self._table
 
-    def write(self, records: list[dict[str, Any]]) -> None:
-        engine, table = self.connect()
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows (tuples in COLUMNS order, JSON columns serialized) in one transaction."""
+        engine, _ = self.connect()
         with engine.begin() as connection:
-            connection.execute(table.insert(), records)
+            if not self._row_values:  # a driver with named parameters: one call per row
+                connection.exec_driver_sql(
+                    self._insert, [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+                )
+                return
+            # Many rows per statement: the driver releases the GIL once per call, not once per row,
+            # so the API's thread does not have to win it back after every row.
+            for start in range(0, len(rows), ROWS_PER_INSERT):
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                statement = self._insert_head + ", ".join([self._row_values] * len(chunk))
+                connection.exec_driver_sql(statement, tuple(value for row in chunk for value in row))
+
+    def stored_time(self, moment: datetime) -> Any:
+        """A UTC time as the driver takes it: SQLite has no time type, so text as SQLAlchemy writes it."""
+        return moment.isoformat(" ", "microseconds") if self.url.startswith("sqlite") else moment
 
     def count(self) -> int:
         import sqlalchemy as sa
@@ -124,8 +162,10 @@ class PredictionLog:
         self._failures = 0  # consecutive failed writes: the retry pause doubles with each
         # Request ids: random per process (unique across workers and restarts), then a count.
         self._process_id, self._requests = os.urandom(6).hex(), 0
-        self._buffer: list[tuple[float, float, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]] = []
+        self._buffer: list[tuple[Any, ...]] = []  # (time, latency, features, predictions, probabilities)
         self._waiting = 0  # records accepted and not yet written (buffered or being retried)
+        self._buffered = 0  # records in _buffer, not yet taken by the writer
+        self._refusal_logged = -math.inf
         self._lock = threading.Lock()
         self._wake = threading.Event()  # enough records buffered: write now
         self._stop = threading.Event()
@@ -155,19 +195,36 @@ class PredictionLog:
         """Queue one request's rows and answers; `started` is its time.perf_counter() at arrival."""
         if self.store is None:
             return
-        item = (time.time(), (time.perf_counter() - started) * 1000, rows, answers)
+        dumps = json.dumps
+        item = (
+            time.time(),
+            (time.perf_counter() - started) * 1000,
+            tuple(dumps(row) for row in rows),
+            tuple(dumps(answer["prediction"]) for answer in answers),
+            tuple(
+                None if (probs := answer.get("probabilities")) is None else dumps(probs) for answer in answers
+            ),
+        )
         with self._lock:
             if self._waiting + len(rows) > self.capacity:
-                self.dropped += len(rows)
-                logger.warning(
-                    "prediction log buffer full (%d records): %d not logged", self.capacity, len(rows)
-                )
+                self._refuse(len(rows))
                 return
             self._buffer.append(item)
             self._waiting += len(rows)
-            full = self._waiting >= self.flush_rows
-        if full:
+            self._buffered += len(rows)
+            # Wake the writer once, when the buffer reaches flush_rows: waking it for every request
+            # would make it write many small batches, each costing a transaction.
+            crossed = self._buffered >= self.flush_rows > self._buffered - len(rows)
+        if crossed:
             self._wake.set()
+
+    def _refuse(self, rows: int) -> None:
+        self.dropped += rows
+        if time.monotonic() - self._refusal_logged > 10:  # at most one line every 10 s
+            self._refusal_logged = time.monotonic()
+            logger.warning(
+                "prediction log buffer full (%d records): %d not logged so far", self.capacity, self.dropped
+            )
 
     def waiting(self) -> int:
         return self._waiting
@@ -212,11 +269,11 @@ class PredictionLog:
         return [written, waiting, errors, dropped]
 
     def _run(self) -> None:
-        pending: list[dict[str, Any]] = []
+        pending: list[tuple[Any, ...]] = []
         while True:
             stopping = self._stop.is_set()
             with self._lock:
-                taken, self._buffer = self._buffer, []
+                taken, self._buffer, self._buffered = self._buffer, [], 0
             pending = self._write([*pending, *self._records(taken)])
             if stopping and (not pending or time.monotonic() > self._deadline):
                 return
@@ -226,9 +283,9 @@ class PredictionLog:
                 self._stop.wait(min(MAX_RETRY_PAUSE_S, self.flush_seconds * 2 ** min(self._failures, 5)))
             else:
                 self._wake.wait(self.flush_seconds)
-                self._wake.clear()
+            self._wake.clear()
 
-    def _write(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _write(self, records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Write records in chunks; return those not written."""
         for start in range(0, len(records), WRITE_CHUNK_ROWS):
             chunk = records[start : start + WRITE_CHUNK_ROWS]
@@ -248,24 +305,17 @@ class PredictionLog:
             self.written += len(chunk)
         return []
 
-    def _records(self, items: list[Any]) -> list[dict[str, Any]]:
+    def _records(self, items: list[Any]) -> list[tuple[Any, ...]]:
+        """One tuple per row, in COLUMNS order."""
         records = []
-        for timestamp, latency_ms, rows, answers in items:
+        for timestamp, latency_ms, features, predictions, probabilities in items:
             self._requests += 1
             request_id = f"{self._process_id}-{self._requests}"
-            created = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
-            for index, (row, answer) in enumerate(zip(rows, answers, strict=True)):
-                records.append(
-                    {
-                        "created_at": created,
-                        "request_id": request_id,
-                        "row_index": index,
-                        "model_version": self.model_version,
-                        "runtime": self.runtime,
-                        "latency_ms": latency_ms,
-                        "features": row,
-                        "prediction": answer["prediction"],
-                        "probabilities": answer.get("probabilities"),
-                    }
-                )
+            created = self.store.stored_time(
+                datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+            )  # type: ignore[union-attr]
+            records.extend(
+                (created, request_id, index, self.model_version, self.runtime, latency_ms, *row)
+                for index, row in enumerate(zip(features, predictions, probabilities, strict=True))
+            )
         return records
