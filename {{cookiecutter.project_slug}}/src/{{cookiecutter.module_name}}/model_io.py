@@ -52,7 +52,9 @@ def save_skops(estimator: Any, path: Path) -> str:
 def read_metadata(models_dir: Path) -> dict[str, Any]:
     path = models_dir / METADATA_FILE
     if not path.is_file():
-        raise ModelFileError(f'No model at {path} — run "make pipeline" first (it trains and promotes a champion).')
+        raise ModelFileError(
+            f'No model at {path} — run "make pipeline" first (it trains and promotes a champion).'
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
