@@ -127,6 +127,7 @@ def log_training(
             skops_trusted_types=TRUSTED_TYPES,
             pip_requirements=[f"{name}=={version}" for name, version in versions.items()],
             signature=infer_signature(X.head(20), result.model.predict(X.head(20))),
+            input_example=X.head(3),
         )
         return run.info.run_id
 
