@@ -18,7 +18,7 @@ from .config import Project, load_project
 from .errors import UserError
 
 app = typer.Typer(
-    help="{{ cookiecutter.project_name }}: data → train → evaluate, tracked in MLflow.",
+    help="{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\"') }}: data → train → evaluate, tracked in MLflow.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
