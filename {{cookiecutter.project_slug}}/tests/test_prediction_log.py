@@ -24,7 +24,8 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.module_name }}.api import create_app
 from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.model_io import read_metadata
-from {{ cookiecutter.module_name }}.prediction_log import PredictionLog, PredictionStore, printable_url
+from {{ cookiecutter.module_name }}.prediction_log import PredictionLog
+from {{ cookiecutter.module_name }}.prediction_store import PredictionStore, printable_url
 from {{ cookiecutter.module_name }}.schema import Contract
 from {{ cookiecutter.module_name }}.simulate import to_record
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import Project
 from .errors import UserError
-from .prediction_log import PredictionStore, printable_url
+from .prediction_store import PredictionStore, printable_url
 from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract
 
 PREDICTION = "prediction"
