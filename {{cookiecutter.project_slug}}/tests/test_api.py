@@ -337,7 +337,7 @@ def test_changed_model_file_refuses_to_start(tmp_path: Path, trained_project: Pr
 BOUNDARY_SCRIPT = """
 import sys
 for name in ("mlflow", "pandera", "evidently", "MODULE.train", "MODULE.evaluate", "MODULE.data",
-             "MODULE.tracking", "MODULE.onnx_export"):
+             "MODULE.tracking", "MODULE.onnx_export", "MODULE.monitoring", "MODULE.simulate"):
     sys.modules[name] = None  # importing any of them now raises ImportError
 from fastapi.testclient import TestClient
 from MODULE.api import create_app
