@@ -32,8 +32,10 @@ demo: venv ## Bake the default project into build/, install it, run its pipeline
 	@echo "Done. Your project is in build/$(DEFAULT_SLUG):"
 	@echo "  metrics       build/$(DEFAULT_SLUG)/reports/metrics.json"
 	@echo "  figures       build/$(DEFAULT_SLUG)/reports/figures/"
+	@echo "  model card    build/$(DEFAULT_SLUG)/reports/model_card.md"
 	@echo "  model         build/$(DEFAULT_SLUG)/models/model.json"
 	@echo "  MLflow        cd build/$(DEFAULT_SLUG) && make mlflow-ui   (http://127.0.0.1:5000)"
+	@echo "  API           cd build/$(DEFAULT_SLUG) && make serve       (http://127.0.0.1:8000/docs)"
 
 test: venv ## Run the template's tests: hooks, every option bakes, each dataset's pipeline and suite, make install
 	$(PYTHON) -m pytest tests
