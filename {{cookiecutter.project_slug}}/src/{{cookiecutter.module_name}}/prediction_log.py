@@ -13,6 +13,7 @@ API inputs, so they cannot reach the log.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -161,6 +162,9 @@ class PredictionLog:
         return [written, waiting, errors, dropped]
 
     def _run(self) -> None:
+        with contextlib.suppress(Exception):  # a store that is down now is retried at each write
+            # Import SQLAlchemy and create the table at start-up, not under the first requests.
+            self.store.connect()  # type: ignore[union-attr]
         pending: list[str] = []
         while True:
             stopping = self._stop.is_set()
