@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.module_name }}.api import create_app
 from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.predictor import FLOAT32_MAX, Scores, SkopsPredictor
 from {{ cookiecutter.module_name }}.schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, NUMERIC, Contract
 
 from .conftest import PROJECT_ROOT, write_config
@@ -237,6 +238,85 @@ def test_predict_malformed_json_returns_422(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "body"
     assert response.json()["detail"][0]["reason"].startswith("malformed JSON")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"island": "\xff"}', "malformed JSON (not UTF-8 text)"),
+        (b"[" * 100_000 + b"]" * 100_000, "malformed JSON (nested too deeply)"),
+        (b'{"year": ' + b"9" * 5000 + b"}", "malformed JSON (cannot be decoded)"),
+    ],
+    ids=["not-utf8", "nested-too-deeply", "5000-digit-integer"],
+)
+def test_predict_undecodable_body_returns_422(client: TestClient, body: bytes, reason: str) -> None:
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, "not FastAPI's undocumented 400"
+    assert response.json() == {"detail": [{"field": "body", "reason": reason}]}
+
+
+def test_predict_non_finite_answer_returns_422(
+    trained_project: Project, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, NUMERIC)
+    if name is None:
+        pytest.skip("no numeric feature")
+    app = create_app(trained_project)
+    with TestClient(app) as test_client:
+        score = app.state.serving.batcher.score
+
+        def overflowing(rows: list[dict[str, Any]]) -> Scores:  # NaN where `name` is -1, as float32 overflow
+            scores = score(rows)
+            bad = [row[name] == -1 for row in rows]
+            if scores.probabilities is None:
+                values = zip(bad, scores.predictions, strict=True)
+                return Scores([math.nan if flag else value for flag, value in values])
+            scores.probabilities[bad] = math.nan
+            return scores
+
+        app.state.serving.batcher.score = overflowing
+        single = test_client.post("/predict", json={**record, name: -1})
+        batch = test_client.post("/predict/batch", json={"records": [record, {**record, name: -1}]})
+    reason = "values too far outside the training range: the model's answer is not a finite number"
+    assert (single.status_code, single.json()) == (422, {"detail": [{"field": "body", "reason": reason}]})
+    assert (batch.status_code, batch.json()) == (422, {"detail": [{"field": "records.1", "reason": reason}]})
+
+
+def test_predict_float32_extremes_returns_422_or_finite_answers(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    numbers = [feature.name for feature in contract.features if feature.kind == NUMERIC]
+    if not numbers:
+        pytest.skip("no numeric feature")
+    extremes = [{**record, **{name: sign * FLOAT32_MAX for name in numbers}} for sign in (1, -1)]
+    alternating = {**record, **{name: (-1) ** i * FLOAT32_MAX for i, name in enumerate(numbers)}}
+    response = client.post("/predict/batch", json={"records": [record, *extremes, alternating]})
+    if response.status_code == 422:  # the ONNX graph computes in float32: the answer can overflow
+        fields = {error["field"] for error in response.json()["detail"]}
+        assert fields <= {"records.1", "records.2", "records.3"}, "the normal record is never blamed"
+        return
+    assert response.status_code == 200
+    for answer in response.json()["predictions"]:  # never null where the schema promises a number
+        values = answer["probabilities"].values() if "probabilities" in answer else [answer["prediction"]]
+        assert all(isinstance(value, float) and math.isfinite(value) for value in values)
+
+
+def test_skops_forest_scores_a_number_scaled_past_float32(
+    trained_project: Project, record: dict[str, Any], contract: Contract
+) -> None:
+    """StandardScaler turns FLOAT32_MAX into more than float32 holds; the forest must still score it."""
+    from {{ cookiecutter.module_name }}.train import build_estimator, build_pipeline
+
+    numbers = [feature for feature in contract.features if feature.kind == NUMERIC]
+    if not numbers:
+        pytest.skip("no numeric feature")
+    name = min(numbers, key=lambda feature: feature.maximum - feature.minimum).name  # the smallest scale
+    train = pd.read_parquet(trained_project.processed_dir / "train.parquet")
+    forest = build_estimator(contract.task, "random_forest", {"n_estimators": 5}, seed=0)
+    pipeline = build_pipeline(contract, forest, max_categories=30)
+    pipeline.fit(train[contract.feature_names], train[contract.target])
+    rows = [{**record, name: FLOAT32_MAX}, {**record, name: -FLOAT32_MAX}]
+    assert SkopsPredictor(pipeline, contract).predict(rows).non_finite_rows() == []
 
 
 def test_predict_wrong_content_type_returns_415(client: TestClient, record: dict[str, Any]) -> None:

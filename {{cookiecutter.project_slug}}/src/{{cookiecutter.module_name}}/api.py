@@ -17,8 +17,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException
 
 from . import model_io, prometheus
 from .batching import MicroBatcher
@@ -32,7 +34,10 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 STATUS_TEXT = {code: str(code) for code in (200, 404, 405, 415, 422, 500, 503)}
 ERRORS = {
     415: {"description": "The body is not JSON (Content-Type must be application/json)."},
-    422: {"description": "A field is missing, extra, of the wrong type, not finite or not allowed."},
+    422: {
+        "description": "The body is not valid JSON; a field is missing, extra, of the wrong type, not finite "
+        "or not allowed; or the values are so extreme that the model's answer is not a finite number."
+    },
     500: {"description": "The model failed on valid input; the server log has the details."},
 }
 
@@ -130,6 +135,8 @@ def create_app(project: Project | None = None) -> FastAPI:
     app.state.serving = state
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, undecodable_body)
+    app.add_exception_handler(NonFiniteAnswer, non_finite_answer)
     app.add_exception_handler(Exception, internal_error)
     add_routes(app, state, project)
     return app
@@ -169,6 +176,7 @@ def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
         started = time.perf_counter()
         row, warnings = models.to_row(record)
         scores = await state.batcher.submit([row])
+        refuse_non_finite(scores, batch=False)
         answer = {**state.answer(scores, 0, warnings), "model_version": state.version}
         state.log.add([row], [answer], started)
         return answer
@@ -179,6 +187,7 @@ def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
         started = time.perf_counter()
         rows, warnings = zip(*(models.to_row(record) for record in request.records), strict=True)
         scores = await state.batcher.submit(list(rows))
+        refuse_non_finite(scores, batch=True)
         answers = [state.answer(scores, index, warning) for index, warning in enumerate(warnings)]
         state.log.add(rows, answers, started)
         return {"predictions": answers, "model_version": state.version}
@@ -221,6 +230,15 @@ class RequestMetrics:
             self.metrics.latency.observe(time.perf_counter() - started, path=path)
 
 
+class NonFiniteAnswer(Exception):
+    """The model's answer is NaN or infinite for these rows (args: their fields): float32 overflowed."""
+
+
+def refuse_non_finite(scores: Scores, *, batch: bool) -> None:
+    if rows := scores.non_finite_rows():
+        raise NonFiniteAnswer(*[f"records.{index}" if batch else "body" for index in rows])
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 naming each bad field and why (415 when the body is not JSON); never echo the input."""
     assert isinstance(exc, RequestValidationError)
@@ -252,6 +270,29 @@ def describe_error(error: dict[str, Any]) -> dict[str, str]:
     if kind == "too_long":
         reason = f"too many records: at most {error.get('ctx', {}).get('max_length')} per request"
     return {"field": ".".join(loc) or "body", "reason": reason}
+
+
+async def non_finite_answer(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming the rows whose answer overflowed: NaN and infinity are not JSON numbers."""
+    reason = "values too far outside the training range: the model's answer is not a finite number"
+    detail = [{"field": field, "reason": reason} for field in exc.args]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def undecodable_body(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI answers 400 to a body it cannot decode (not UTF-8, nested too deeply, an integer of
+    over 4300 digits): make it the 422 of any other malformed JSON. Other HTTP errors are unchanged."""
+    assert isinstance(exc, HTTPException)
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return await http_exception_handler(request, exc)
+    if isinstance(cause, UnicodeDecodeError):
+        reason = "malformed JSON (not UTF-8 text)"
+    elif isinstance(cause, RecursionError):
+        reason = "malformed JSON (nested too deeply)"
+    else:
+        reason = "malformed JSON (cannot be decoded)"
+    return JSONResponse({"detail": [{"field": "body", "reason": reason}]}, status_code=422)
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:

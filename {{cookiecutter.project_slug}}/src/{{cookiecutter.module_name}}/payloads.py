@@ -8,7 +8,9 @@ Policies, stated once here and shown in the OpenAPI docs:
   `serving.unknown_category: reject` (the default), or scored as "unknown" (the one-hot encoder
   gives it all zeros) and flagged under `warn`. Columns with more labels than the contract lists
   are always `warn`;
-- identifier and sensitive columns are not fields at all: sending one is a 422 ("extra field").
+- identifier and sensitive columns are not fields at all: sending one is a 422 ("extra field");
+- values so extreme that the model's answer overflows float32 (NaN or infinity) are refused (422),
+  naming the record, since the answer cannot be sent as a JSON number.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from . import model_io
 from .schema import CATEGORICAL, MISSING_CATEGORY, Contract
 
 Row = dict[str, Any]
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class Scores:
     def slice(self, start: int, stop: int) -> Scores:
         proba = None if self.probabilities is None else self.probabilities[start:stop]
         return Scores(self.predictions[start:stop], proba)
+
+    def non_finite_rows(self) -> list[int]:
+        """Rows whose answer is not a finite number: float32 overflowed on extreme inputs."""
+        values = self.predictions if self.probabilities is None else self.probabilities
+        bad = ~np.isfinite(np.asarray(values, dtype=float))
+        return np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad).tolist()
 
 
 class Predictor(Protocol):
@@ -92,10 +99,15 @@ class SkopsPredictor:
                 frame[feature.name] = column.fillna(MISSING_CATEGORY).astype(str).astype(object)
             else:
                 frame[feature.name] = pd.to_numeric(column, errors="coerce").astype(float)
+        # Scaling can push a number within float32 past it (3e38 / 0.5), and tree estimators, which
+        # compute in float32, refuse it. Such a value is beyond every split either way: clip it to
+        # the float32 range (ONNX sees it as infinity and scores it the same).
+        features = np.clip(self.model[:-1].transform(frame), -FLOAT32_MAX, FLOAT32_MAX)
+        estimator = self.model[-1]
         if self.classes is None:
-            return Scores(np.asarray(self.model.predict(frame), dtype=float).tolist())
-        # One pass through the Pipeline: the label is the most probable class, as predict() would say.
-        proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+            return Scores(np.asarray(estimator.predict(features), dtype=float).tolist())
+        # One pass through the estimator: the label is the most probable class, as predict() would say.
+        proba = np.asarray(estimator.predict_proba(features), dtype=float)
         return Scores([self.classes[i] for i in proba.argmax(axis=1)], proba)
 
 
