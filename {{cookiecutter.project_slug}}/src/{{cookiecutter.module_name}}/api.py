@@ -9,6 +9,7 @@ or evidently; on the ONNX runtime it imports neither scikit-learn nor pandas eit
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
 # models are built at run time, so they must be real objects rather than strings.
 
+import gc
 import json
 import logging
 import time
@@ -120,6 +121,10 @@ def create_app(project: Project | None = None) -> FastAPI:
         logger.info(
             "serving model %s on %s (%s)", state.version, predictor.runtime, metadata.get("runtime_reason")
         )
+        # Modules, the model and the request models live until shutdown: take them out of the
+        # garbage collector's reach so each collection walks only per-request objects.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
