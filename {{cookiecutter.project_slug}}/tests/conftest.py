@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +55,21 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A project folder where `pipeline` has run once (shared by the tests that only read it)."""
+    """A project folder where `pipeline` has run once (shared by the tests that only read it).
+
+    It runs as a user runs it, in a fresh process: MLflow logging then goes through the background
+    tracker (tracking_worker.py), and the tests reading the MLflow run check what it logged.
+    """
     root = tmp_path_factory.mktemp("trained")
     path = write_config(root)
-    assert main(["pipeline", "--config", str(path)]) == 0
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "pipeline", "--config", str(path)]
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
     return load_project(path)
 
 

@@ -18,13 +18,15 @@ from .reproducibility import predictions_digest, read_manifest, record_evaluatio
 from .risks import collect_facts
 from .schema import Contract
 from .slices import slice_columns, slice_metrics
+from .tracking_worker import Tracker
 from .train import score
 
 
-def evaluate_model(project: Project) -> dict[str, Any]:
+def evaluate_model(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
     """Run the evaluate stage and return the content of reports/metrics.json."""
     from . import tracking
 
+    tracker = tracker or Tracker(background=False)
     train, test, contract = load_processed(project)
     model, metadata = model_io.load_skops(project.candidate_dir, "model.skops")
     baseline, _ = model_io.load_skops(project.candidate_dir, "baseline.skops")
@@ -55,8 +57,8 @@ def evaluate_model(project: Project) -> dict[str, Any]:
     )
     card = render_reports(project, report, contract, metadata, read_manifest(manifest_path))
     run_id = metadata.get("mlflow_run_id")
-    tracking.log_evaluation(project, run_id, held_out, [metrics_path, card, *figures])
-    tracking.log_files(project, run_id, [manifest_path])
+    tracker.submit(tracking.log_evaluation, project, run_id, held_out, [metrics_path, card, *figures])
+    tracker.submit(tracking.log_files, project, run_id, [manifest_path])
     return report
 
 

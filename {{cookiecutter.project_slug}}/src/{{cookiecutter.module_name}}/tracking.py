@@ -77,18 +77,35 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
     return versions
 
 
+def warm_up(project: Project) -> None:
+    """Import what logging a model needs and open the store (done while the pipeline trains)."""
+    connect(project)
+    import mlflow.sklearn  # noqa: F401
+    import skops.io  # noqa: F401
+    from mlflow.models import infer_signature  # noqa: F401
+    from sklearn.pipeline import Pipeline  # noqa: F401
+
+
+def start_run(project: Project) -> str:
+    """Create the training run (logged to by log_training) and return its id."""
+    from mlflow import MlflowClient
+
+    experiment_id = connect(project)
+    return MlflowClient().create_run(experiment_id, run_name=project.config.model.family).info.run_id
+
+
 def log_training(
-    project: Project, result: Any, train: pd.DataFrame, contract: Contract, data_digest: str
+    project: Project, run_id: str, result: Any, train: pd.DataFrame, contract: Contract, data_digest: str
 ) -> str:
-    """Log one run for the train stage and return its id."""
+    """Log the train stage (params, CV metrics, dataset, environment, model) to the run; return its id."""
     import mlflow
     from mlflow.models import infer_signature
 
-    experiment_id = connect(project)
+    connect(project)
     cfg = project.config
     safe_train = train.drop(columns=contract.sensitive_columns)
     X = safe_train[contract.feature_names]
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.model.family}") as run:
+    with mlflow.start_run(run_id=run_id) as run:
         params = {k: v for k, v in flatten(cfg.model_dump()).items() if not k.startswith("data.sensitive")}
         mlflow.log_params(params)
         mlflow.set_tags(

@@ -24,6 +24,7 @@ from .features import build_preprocessor
 from .metrics import compute_metrics
 from .reproducibility import build_manifest, write_manifest
 from .schema import Contract
+from .tracking_worker import Tracker
 
 # (task, family) → (module, class, defaults). Families are task-neutral names in config.yaml.
 ESTIMATORS = {
@@ -171,15 +172,20 @@ def export(
     return metadata
 
 
-def train_model(project: Project) -> tuple[TrainResult, dict[str, Any]]:
-    """Run the train stage: fit, cross-validate, log one MLflow run and export the model."""
+def train_model(project: Project, tracker: Tracker | None = None) -> tuple[TrainResult, dict[str, Any]]:
+    """Run the train stage: fit, cross-validate, log one MLflow run and export the model.
+
+    With a background tracker the MLflow logging runs in its worker while this process goes on.
+    """
     from . import tracking
 
+    tracker = tracker or Tracker(background=False)
     train, test, contract = load_processed(project)
     result = fit_models(project, train, contract)
     data_digest = digest(pd.concat([train, test]))
-    run_id = tracking.log_training(project, result, train, contract, data_digest)
+    run_id = tracker.call(tracking.start_run, project)
+    tracker.submit(tracking.log_training, project, run_id, result, train, contract, data_digest)
     metadata = export(project, result, contract, data_digest, run_id)
     manifest = build_manifest(project, data_digest, metadata["files"])
-    tracking.log_files(project, run_id, [write_manifest(project.candidate_dir, manifest)])
+    tracker.submit(tracking.log_files, project, run_id, [write_manifest(project.candidate_dir, manifest)])
     return result, metadata

@@ -1,0 +1,103 @@
+"""Run the MLflow calls of `pipeline` in a second process, in order, while this one keeps working.
+
+Importing MLflow and opening its SQLite store costs about two seconds before anything is logged, and
+logging the model needs scikit-learn and skops loaded too. In `pipeline` that start-up overlaps the
+data and training stages on the machine's second core: a worker process warms up at once, then logs
+each stage's results as they are handed over. The decision of the promotion gate is the only answer
+the pipeline waits for. A failure in the worker is raised here, at the latest when the pipeline ends:
+nothing is logged silently or lost.
+
+Where MLflow is already imported (tests, a notebook) there is nothing to overlap: calls run inline.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from .errors import UserError
+
+T = TypeVar("T")
+
+
+def _quiet_collector() -> None:
+    # The worker imports MLflow, pandas and scikit-learn: collect rarely (see cli.run).
+    gc.set_threshold(50_000, 50, 50)
+
+
+class Tracker:
+    """Calls functions in submission order: in one worker process (background) or right here."""
+
+    def __init__(self, background: bool | None = None) -> None:
+        if background is None:
+            background = "mlflow" not in sys.modules
+        self._pool = (
+            ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_quiet_collector,
+            )
+            if background
+            else None
+        )
+        self._pending: list[Future[Any]] = []
+
+    @property
+    def background(self) -> bool:
+        return self._pool is not None
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue fn(*args) (inline: run it now, raising at once); a worker's failure is raised by
+        call() or close(), in submission order, so the first error reported is the root cause."""
+        if self._pool is None:
+            future: Future[T] = Future()
+            future.set_result(fn(*args))
+            return future
+        future = self._pool.submit(fn, *args)
+        self._pending.append(future)
+        return future
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(*args) after everything queued before it; return its result."""
+        future = self.submit(fn, *args)
+        self.wait()
+        return future.result()
+
+    def wait(self) -> None:
+        """Wait for every queued call; raise the first failure."""
+        try:
+            for future in self._pending:
+                result(future)
+        finally:
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Wait for every queued call (raising the first failure), then stop the worker."""
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        elif self._pool is not None:  # already failing: do not wait for more MLflow work
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def result(future: Future[T]) -> T:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise UserError(
+            "the MLflow tracking process stopped unexpectedly (out of memory?) — run the command again."
+        ) from None
