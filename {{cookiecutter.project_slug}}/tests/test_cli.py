@@ -49,6 +49,11 @@ def small_frame(n: int = 60) -> pd.DataFrame:
         ("one_class", "has 1 usable class(es) — a classifier needs at least two"),
         ("empty_feature", "feature 'notes' is empty in every row — add it to data.drop_columns"),
         ("numeric_target_for_classification", "did you mean data.task: regression?"),
+        (
+            "ambiguous_name",
+            "data.target: 'LABEL' matches 2 columns once names are snake-cased ('label' → label",
+        ),
+        ("constant_regression_target", "data.target: 'x' has 1 distinct value(s) (3.0) — nothing to learn"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_1(
@@ -71,6 +76,10 @@ def test_bad_input_is_one_line_and_exit_code_1(
         config = csv_config(tmp_path, frame.assign(label="yes"))
     elif case == "empty_feature":
         config = csv_config(tmp_path, frame.assign(notes=np.nan))
+    elif case == "ambiguous_name":
+        config = csv_config(tmp_path, frame.assign(**{"Label ": frame["label"]}), target="LABEL")
+    elif case == "constant_regression_target":
+        config = csv_config(tmp_path, frame.assign(x=3.0), target="x", task="regression")
     else:
         config = csv_config(tmp_path, frame.assign(label=np.random.default_rng(2).normal(size=len(frame))))
     code, err = run_data(config, capsys)

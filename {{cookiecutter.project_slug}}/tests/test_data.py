@@ -16,9 +16,15 @@ from {{ cookiecutter.module_name }}.cleaning import (
     parse_numbers,
     snake_case,
 )
-from {{ cookiecutter.module_name }}.config import load_project
-from {{ cookiecutter.module_name }}.data import clean, load_processed, prepare_data, validate
-from {{ cookiecutter.module_name }}.schema import MISSING_CATEGORY
+from {{ cookiecutter.module_name }}.config import Project, load_project
+from {{ cookiecutter.module_name }}.data import (
+    clean,
+    load_processed,
+    normalise_columns,
+    prepare_data,
+    validate,
+)
+from {{ cookiecutter.module_name }}.schema import BOOLEAN, MISSING_CATEGORY, NUMERIC
 
 from .conftest import write_config
 
@@ -30,10 +36,31 @@ from .conftest import write_config
         ("billLength", "bill_length"),
         ("  Species ", "species"),
         ("%", "column"),
+        ("Âge (années)", "age_annees"),
+        ("Salaire (€)", "salaire"),
+        ("年龄", "年龄"),
     ],
 )
 def test_snake_case(raw: str, expected: str) -> None:
     assert snake_case(raw) == expected
+
+
+def test_normalise_columns_keeps_names_unique_when_they_clash() -> None:
+    frame = pd.DataFrame(columns=["a", "A ", "a_2", "Région", "région"])
+    assert list(normalise_columns(frame).columns) == ["a", "a_3", "a_2", "region", "region_2"]
+
+
+@pytest.mark.parametrize("marker", [".", "-", "n.a.", "#N/A", "none", "NULL"])
+def test_coerce_column_reads_missing_markers_in_numbers_as_missing(marker: str) -> None:
+    values, reasons = coerce_column(pd.Series(["1.5", marker, "2", "3"] * 10, name="dose"))
+    assert values.dtype == float and values.isna().sum() == 10, f"{marker!r} is a missing number"
+    assert (reasons == "").all(), f"{marker!r} must not quarantine the row"
+
+
+def test_label_words_that_also_mean_missing_stay_labels() -> None:
+    labels = normalise_labels(pd.Series(["none", "mild", "severe", "None", "?", "."]))
+    assert labels.tolist()[:4] == ["none", "mild", "severe", "none"], "'none' can be a class"
+    assert labels.iloc[4:].isna().all()
 
 
 def test_coerce_column_parses_numbers_and_reports_the_bad_value() -> None:
@@ -144,3 +171,48 @@ def test_split_is_seeded_and_stratified(config_path: Path) -> None:
         shares = train[contract.target].value_counts(normalize=True)
         test_shares = test[contract.target].value_counts(normalize=True)
         assert (shares - test_shares).abs().max() < 0.1
+
+
+def csv_project(root: Path, frame: pd.DataFrame, **data: object) -> Project:
+    frame.to_csv(root / "input.csv", index=False)
+    settings = {"source": "csv", "path": "input.csv", "task": "classification", **data}
+    return load_project(write_config(root, data=settings))
+
+
+def test_drop_columns_are_dropped_and_the_rest_is_cleaned(tmp_path: Path) -> None:
+    frame = messy_csv(tmp_path / "customers.csv")
+    project = csv_project(
+        tmp_path, pd.read_csv(frame), target="Churned", drop_columns=["Plan", "Signup Date"]
+    )
+    prepared = clean(pd.read_csv(tmp_path / "input.csv"), project)
+    assert "plan" not in prepared.frame.columns and "signup_date_year" not in prepared.features
+    assert "age" in prepared.features
+
+
+def test_the_target_is_the_column_whose_header_the_config_names(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"balance ": 0.0, "Income": rng.normal(size=60), "Balance": rng.normal(size=60)})
+    project = csv_project(tmp_path, frame, target="Balance", task="regression")
+    prepared = clean(pd.read_csv(tmp_path / "input.csv"), project)
+    assert prepared.roles.target == "balance_2", "'Balance' is the third header, not 'balance '"
+    assert "balance_2" not in prepared.features, "the target never becomes a feature"
+    assert prepared.frame["balance_2"].std() > 0
+
+
+def test_a_flag_in_training_that_counts_higher_in_the_test_split_is_a_number(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"count": [0, 1] * 30, "x": rng.normal(size=60), "y": rng.choice(["a", "b"], 60)})
+    frame.loc[7, "count"] = 2
+    for seed in range(50):  # find a split that holds the one 2 out of training
+        project = csv_project(tmp_path, frame, target="y")
+        project = load_project(
+            write_config(tmp_path, data=project.config.data.model_dump(), split={"seed": seed})
+        )
+        prepare_data(project)
+        train, test, contract = load_processed(project)
+        if 2 not in train["count"].values:
+            break
+    assert 2 in test["count"].values, "the case under test: 0/1 in training, 2 held out"
+    kinds = {feature.name: feature.kind for feature in contract.features}
+    assert kinds["count"] == NUMERIC, "a column that counts to 2 is not a flag"
+    assert BOOLEAN not in kinds.values()

@@ -6,12 +6,17 @@ Pure functions on pandas Series, each testable alone; data.py runs them over the
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 
 import numpy as np
 import pandas as pd
 
-MISSING_TOKENS = {"", "?", "na", "n/a", "nan", "null", "none", "missing"}
+# Whole-cell markers of a missing value: spreadsheets, R, SAS/Stata ('.') and reports ('-', 'n.a.').
+MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "null"}
+# Words that mean "missing" in a column of numbers, flags or dates, but may be a real label
+# ('none' is a severity class, 'missing' a status): label columns keep them.
+MISSING_WORDS = {"none", "nil", "missing"}
 TRUE_TOKENS = {"true", "yes", "y", "t"}
 FALSE_TOKENS = {"false", "no", "n", "f"}
 # A text column becomes numbers (or dates) when at least this share of its values parse.
@@ -28,9 +33,14 @@ DECIMAL_COMMA = re.compile(r"[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+")
 
 
 def snake_case(name: object) -> str:
-    """Normalise a column name: 'Body Mass (g)' → 'body_mass_g', 'billLength' → 'bill_length'."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
-    text = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+    """Normalise a column name: 'Body Mass (g)' → 'body_mass_g', 'billLength' → 'bill_length', 'Région' → 'region'.
+
+    Accents are dropped; letters of other scripts are kept ('年龄' stays '年龄').
+    """
+    text = unicodedata.normalize("NFKD", str(name).strip())
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    text = re.sub(r"[\W_]+", "_", text).strip("_").lower()
     return text or "column"
 
 
@@ -79,7 +89,7 @@ def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     if column.dtype.kind == "M":
         return column, no_reason
     text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
+    text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
     present = text.dropna()
     if present.empty:
         return pd.Series(np.nan, index=column.index, dtype=float), no_reason

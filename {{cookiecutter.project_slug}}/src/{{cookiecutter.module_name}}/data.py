@@ -23,9 +23,19 @@ from .cleaning import (
 )
 from .config import Project
 from .errors import DataError
-from .schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, Contract, infer_contract
+from .schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, Contract, feature_kind, infer_contract
 
 REASON = "quarantine_reason"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The cleaned names of the columns the config gives a role."""
+
+    target: str
+    id_columns: list[str]
+    drop_columns: list[str]
+    sensitive_columns: list[str]
 
 
 @dataclass
@@ -35,6 +45,7 @@ class Prepared:
     frame: pd.DataFrame
     quarantine: pd.DataFrame
     features: list[str]
+    roles: Roles
     ignored: dict[str, str] = field(default_factory=dict)
     datetime_columns: dict[str, list[str]] = field(default_factory=dict)
     duplicates: int = 0
@@ -126,54 +137,69 @@ def sniff_separator(path: Path) -> str:
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Snake-case the column names, keeping them unique."""
-    seen: dict[str, int] = {}
-    names = []
-    for column in frame.columns:
-        name = column_key(column)
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    """Snake-case the column names, keeping them unique ('Price', 'price ' → price, price_2)."""
+    keys = [column_key(column) for column in frame.columns]
+    names: list[str] = []
+    for key in keys:
+        name, number = key, 1
+        while name in names or (number > 1 and name in keys):  # a suffix never takes a real name
+            number += 1
+            name = f"{key}_{number}"
+        names.append(name)
     return frame.set_axis(names, axis=1)
 
 
-def check_columns(frame: pd.DataFrame, project: Project) -> None:
-    """Fail clearly when the config names a column the data does not have."""
+def resolve_roles(raw_columns: list[object], columns: list[str], project: Project) -> Roles:
+    """Map the column names in the config to the cleaned names; fail clearly on a missing or ambiguous one.
+
+    A configured name matches a raw header exactly (surrounding spaces aside), else a cleaned name,
+    else the one raw header that snake-cases like it.
+    """
     data = project.config.data
-    named = {
-        "data.target": [data.target],
-        "data.id_columns": data.id_columns,
-        "data.drop_columns": data.drop_columns,
-        "data.sensitive_columns": data.sensitive_columns,
-    }
-    available = list(frame.columns)
-    for key, columns in named.items():
-        for column in columns:
-            if column_key(column) not in available:
-                raise DataError(
-                    f"{key}: column '{column}' is not in the data — available: {', '.join(available)}."
-                )
-    target = column_key(data.target)
-    for key, columns in named.items():
-        if key != "data.target" and target in {column_key(c) for c in columns}:
-            raise DataError(f"{key}: lists the target '{target}' — remove it from {key}.")
+    raw = [str(name).strip() for name in raw_columns]
+
+    def find(key: str, name: str) -> str:
+        if name.strip() in raw:
+            return columns[raw.index(name.strip())]
+        if name in columns:
+            return name
+        alike = [i for i, header in enumerate(raw) if column_key(header) == column_key(name)]
+        if len(alike) > 1:
+            headers = ", ".join(f"'{raw_columns[i]}' → {columns[i]}" for i in alike)
+            raise DataError(
+                f"{key}: '{name}' matches {len(alike)} columns once names are snake-cased ({headers}) — "
+                "write the exact header or the cleaned name."
+            )
+        if not alike:
+            raise DataError(f"{key}: column '{name}' is not in the data — available: {', '.join(columns)}.")
+        return columns[alike[0]]
+
+    roles = Roles(
+        target=find("data.target", data.target),
+        id_columns=[find("data.id_columns", name) for name in data.id_columns],
+        drop_columns=[find("data.drop_columns", name) for name in data.drop_columns],
+        sensitive_columns=[find("data.sensitive_columns", name) for name in data.sensitive_columns],
+    )
+    for key in ("id_columns", "drop_columns", "sensitive_columns"):
+        if roles.target in getattr(roles, key):
+            raise DataError(f"data.{key}: lists the target '{roles.target}' — remove it from data.{key}.")
+    return roles
 
 
 def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     """Type, tidy and filter the raw frame; collect rows that cannot be used with their reason."""
     data = project.config.data
     frame = normalise_columns(raw)
-    check_columns(frame, project)
-    target = column_key(data.target)
-    id_columns = [column_key(c) for c in data.id_columns]
-    sensitive = [column_key(c) for c in data.sensitive_columns]
-    frame = frame.drop(columns=[column_key(c) for c in data.drop_columns])
-    unnamed = [
-        c
-        for c, raw_name in zip(frame.columns, raw.columns, strict=True)
+    roles = resolve_roles(list(raw.columns), list(frame.columns), project)
+    target, id_columns, sensitive = roles.target, roles.id_columns, roles.sensitive_columns
+    blank = [
+        name
+        for name, raw_name in zip(frame.columns, raw.columns, strict=True)
         if str(raw_name).startswith("Unnamed:")
+        and frame[name].isna().all()
+        and name not in roles.drop_columns
     ]
-    blank = [c for c in unnamed if frame[c].isna().all()]
-    frame = frame.drop(columns=blank)
+    frame = frame.drop(columns=[*roles.drop_columns, *blank])
     original = frame.copy()
     reasons = pd.Series("", index=frame.index)
     for name in frame.columns:
@@ -214,7 +240,7 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     frame = frame.drop(columns=[c for c in ignored if c in frame.columns])
     labels = [c for c in features if frame[c].dtype == object]
     frame[labels] = frame[labels].fillna(MISSING_CATEGORY).astype(str)
-    return Prepared(frame, quarantine, features, ignored, derived, before - len(frame))
+    return Prepared(frame, quarantine, features, roles, ignored, derived, before - len(frame))
 
 
 def check_target(
@@ -227,6 +253,12 @@ def check_target(
             raise DataError(
                 f"data.target: '{target}' holds text such as {y.dropna().iloc[0]!r}, not numbers — "
                 "use data.task: classification for labels."
+            )
+        values = y[reasons == ""].dropna().unique()
+        if len(values) < 2:
+            raise DataError(
+                f"data.target: '{target}' has {len(values)} distinct value(s) ({', '.join(map(str, values[:1]))}) "
+                "— nothing to learn; check data.target."
             )
         return frame, reasons
     labels = y.dropna()
@@ -308,17 +340,18 @@ def prepare_data(project: Project) -> DataSummary:
     cfg = project.config
     raw = load_raw(project)
     prepared = clean(raw, project)
-    target = column_key(cfg.data.target)
-    train, test = split(prepared.frame, project, target)
+    roles = prepared.roles
+    train, test = split(prepared.frame, project, roles.target)
     contract = infer_contract(
         train,
-        target=target,
+        target=roles.target,
         task=cfg.data.task,
         features=prepared.features,
-        id_columns=[column_key(c) for c in cfg.data.id_columns],
-        sensitive_columns=[column_key(c) for c in cfg.data.sensitive_columns],
+        id_columns=roles.id_columns,
+        sensitive_columns=roles.sensitive_columns,
         ignored=prepared.ignored,
         datetime_columns=prepared.datetime_columns,
+        kinds={name: feature_kind(prepared.frame[name]) for name in prepared.features},
     )
     validate(train, contract, check_ranges=True)
     validate(test, contract, check_ranges=False)

@@ -85,10 +85,18 @@ def infer_contract(
     sensitive_columns: list[str],
     ignored: dict[str, str],
     datetime_columns: dict[str, list[str]],
+    kinds: dict[str, str] | None = None,
 ) -> Contract:
-    """Describe the cleaned training frame (a pandas DataFrame) as a contract."""
+    """Describe the cleaned training frame (a pandas DataFrame) as a contract.
+
+    Args:
+        kinds: each feature's kind, judged on every cleaned row (see `feature_kind`); a column that
+            is 0/1 in the training split but 2 in the held-out one is a number, not a flag.
+            Judged on `frame` for the features it does not name.
+    """
     derived = {new: source for source, news in datetime_columns.items() for new in news}
-    described = [_describe(frame[name], derived.get(name)) for name in features]
+    kinds = kinds or {}
+    described = [_describe(frame[name], derived.get(name), kinds.get(name)) for name in features]
     y = frame[target]
     classes = sorted(str(value) for value in y.dropna().unique()) if task == "classification" else None
     target_range = None if classes else [float(y.min()), float(y.max())]
@@ -106,10 +114,10 @@ def infer_contract(
     )
 
 
-def _describe(column: Any, derived_from: str | None) -> Feature:
+def _describe(column: Any, derived_from: str | None, kind: str | None) -> Feature:
     present = column[column.notna() & (column != MISSING_CATEGORY)]
     missing_share = round(1.0 - len(present) / len(column), 6) if len(column) else 0.0
-    kind = feature_kind(column)
+    kind = kind or feature_kind(column)
     example = _plain(present.iloc[0]) if len(present) else None
     if kind == CATEGORICAL:
         counts = present.astype(str).value_counts(sort=False)
