@@ -108,3 +108,33 @@ def test_simulate_against_a_live_server_logs_every_request(trained_project: Proj
 
 def project_features(project: Project) -> list[str]:
     return load_contract(read_metadata(project.models_dir)).feature_names
+
+
+def test_many_rare_labels_do_not_read_as_drift_on_unchanged_traffic(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from {{ cookiecutter.module_name }}.monitoring import (
+        OTHER_LABEL,
+        PREDICTION,
+        drift_by_column,
+        group_rare_labels,
+    )
+    from {{ cookiecutter.module_name }}.schema import CATEGORICAL, Contract, Feature
+
+    rng = np.random.default_rng(0)
+    labels = [f"N{i:03d}" for i in range(400)]  # e.g. aircraft tail numbers: a long, flat tail
+    shares = 1.0 / np.arange(1, 401)
+    shares /= shares.sum()
+
+    def traffic(rows: int) -> pd.DataFrame:
+        return pd.DataFrame({"tail": rng.choice(labels, rows, p=shares), PREDICTION: rng.normal(size=rows)})
+
+    contract = Contract("y", "regression", [Feature("tail", CATEGORICAL, categories=labels)])
+    project = load_project(write_config(tmp_path))
+    reference, current = traffic(5000), traffic(300)
+
+    grouped = group_rare_labels(current.copy(), contract, keep=30)
+    assert set(grouped["tail"]) <= {*labels[:30], OTHER_LABEL}
+    result = drift_by_column(current, reference, contract, project)
+    assert not result["tail"]["drifted"], f"same distribution, score {result['tail']['score']:.3f}"

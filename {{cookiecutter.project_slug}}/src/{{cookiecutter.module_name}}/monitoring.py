@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +25,8 @@ from .prediction_store import PredictionStore, printable_url
 from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract
 
 PREDICTION = "prediction"
+# Where the drift report counts the labels the model does not encode one by one.
+OTHER_LABEL = "(other)"
 
 
 class NotEnoughRows(UserError):
@@ -201,8 +204,10 @@ def drift_by_column(current: Any, reference: Any, contract: Contract, project: P
     (labels if contract.task == "classification" else numbers).append(PREDICTION)
     definition = DataDefinition(numerical_columns=numbers, categorical_columns=labels)
     columns = [*contract.feature_names, PREDICTION]
+    keep = project.config.features.max_categories
+    compared = [group_rare_labels(frame[columns].copy(), contract, keep) for frame in (current, reference)]
     if contract.task == "classification":
-        current, reference = current.astype({PREDICTION: str}), reference.astype({PREDICTION: str})
+        compared = [frame.astype({PREDICTION: str}) for frame in compared]
     preset = DataDriftPreset(
         columns=columns,
         drift_share=settings.drift_share,
@@ -211,10 +216,12 @@ def drift_by_column(current: Any, reference: Any, contract: Contract, project: P
         cat_method=settings.categorical_method,
         cat_threshold=settings.categorical_threshold,
     )
-    snapshot = Report([preset], include_tests=True).run(
-        current_data=Dataset.from_pandas(current[columns], data_definition=definition),
-        reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
-    )
+    with warnings.catch_warnings():  # numpy's divide-by-zero on a constant column (correlations)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = Report([preset], include_tests=True).run(
+            current_data=Dataset.from_pandas(compared[0], data_definition=definition),
+            reference_data=Dataset.from_pandas(compared[1], data_definition=definition),
+        )
     project.monitoring_dir.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(project.monitoring_dir / "drift.html"))
     outside = outside_training(current, contract).mean()
@@ -237,6 +244,20 @@ def drift_by_column(current: Any, reference: Any, contract: Contract, project: P
         if params.get("type", "").endswith(":ValueDrift") and params["column"] in results:
             results[params["column"]]["drifted"] = test["status"] == "FAIL"
     return results
+
+
+def group_rare_labels(frame: Any, contract: Contract, keep: int) -> Any:
+    """Put labels beyond the `keep` most frequent in training into one OTHER_LABEL, as the model sees them.
+
+    Hundreds of rare labels (tail numbers, cities) would each look shifted in a few hundred logged
+    rows and flag drift on unchanged traffic; the model encodes them all alike anyway.
+    """
+    for feature in contract.features:
+        if feature.kind == CATEGORICAL and len(feature.categories or []) > keep:
+            known = {*(feature.categories or [])[:keep], MISSING_CATEGORY}
+            column = frame[feature.name]
+            frame[feature.name] = column.where(column.isin(known), OTHER_LABEL)
+    return frame
 
 
 def outside_training(current: Any, contract: Contract) -> Any:
