@@ -216,3 +216,16 @@ def test_a_flag_in_training_that_counts_higher_in_the_test_split_is_a_number(tmp
     kinds = {feature.name: feature.kind for feature in contract.features}
     assert kinds["count"] == NUMERIC, "a column that counts to 2 is not a flag"
     assert BOOLEAN not in kinds.values()
+
+
+def test_a_semicolon_file_reads_commas_as_decimal_marks(tmp_path: Path) -> None:
+    rows = "".join(f"{i},250;{i % 2};{'ab'[i % 2]}\n" for i in range(1, 41))
+    (tmp_path / "input.csv").write_text("Dose (mg);Flag;Label\n" + rows, encoding="utf-8")
+    project = load_project(
+        write_config(
+            tmp_path, data={"source": "csv", "path": "input.csv", "target": "Label", "task": "classification"}
+        )
+    )
+    prepare_data(project)
+    train, _, _ = load_processed(project)
+    assert set(train["dose_mg"] % 1) == {0.25}, "'3,250' in a ';' file is 3.25, not 3250"

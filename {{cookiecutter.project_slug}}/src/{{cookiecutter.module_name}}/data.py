@@ -116,8 +116,12 @@ def read_csv(location: str, project: Project, separator: str | None) -> pd.DataF
 
 
 def read_with_fallback_encoding(source: str | Path, separator: str) -> pd.DataFrame:
-    """Read UTF-8 (with or without a byte-order mark), else Windows-1252, which decodes any byte."""
-    options = {"sep": separator, "low_memory": False, "skipinitialspace": True}
+    """Read UTF-8 (with or without a byte-order mark), else Windows-1252, which decodes any byte.
+
+    A semicolon-separated file is a European export: its '1,250' is 1.25, not 1250.
+    """
+    decimal = "," if separator == ";" else "."
+    options = {"sep": separator, "decimal": decimal, "low_memory": False, "skipinitialspace": True}
     try:
         return pd.read_csv(source, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:
