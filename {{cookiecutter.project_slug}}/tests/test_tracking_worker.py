@@ -5,11 +5,16 @@ from __future__ import annotations
 import math
 import operator
 import os
+from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.config import load_project
 from {{ cookiecutter.module_name }}.errors import UserError
 from {{ cookiecutter.module_name }}.tracking_worker import Tracker
+
+from .conftest import write_config
 
 
 def test_background_calls_run_in_another_process_in_order() -> None:
@@ -53,7 +58,16 @@ def test_inline_runs_here_and_raises_at_once() -> None:
     tracker.close()
 
 
-def test_background_only_when_mlflow_is_not_loaded_yet() -> None:
-    import mlflow  # noqa: F401  (this process has it: nothing to overlap)
+def test_a_failed_pipeline_reports_one_line_and_marks_its_run_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlflow
 
-    assert not Tracker().background
+    path = write_config(tmp_path, model={"family": "linear", "params": {"nope": 1}})
+    assert main(["pipeline", "--config", str(path)]) == 1
+    assert "model.params.nope is not a parameter of" in capsys.readouterr().err
+    project = load_project(path)
+    mlflow.set_tracking_uri(project.tracking_uri)
+    experiment = mlflow.get_experiment_by_name(project.config.tracking.experiment)
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    assert [run.info.status for run in runs] == ["FAILED"]

@@ -6,7 +6,7 @@ import gc
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,9 +18,14 @@ from .config import Project, load_project
 from .errors import UserError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .tracking_worker import Tracker
 
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
+# Set by run(): from the command line, `pipeline` logs to MLflow from a second process (see
+# tracking_worker.py); called in-process (tests, notebooks), it logs inline.
+BACKGROUND_TRACKING = False
 
 app = typer.Typer(
     help="{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\"') }}: data → train → evaluate, tracked in MLflow.",
@@ -68,16 +73,24 @@ def evaluate(config: ConfigOption = None) -> None:
 def pipeline(config: ConfigOption = None) -> None:
     """Run data → train → evaluate → promote (MLflow logging overlaps the work, in a second process)."""
     from . import tracking
-    from .tracking_worker import Tracker
+    from .tracking_worker import Tracker, result
 
     project = load_project(config)
-    with Tracker() as tracker:
+    with Tracker(background=BACKGROUND_TRACKING) as tracker:
+        # The worker imports MLflow, opens the store and creates the run while the data stage runs.
+        run = tracker.submit(tracking.start_run, project)
         if tracker.background:
-            tracker.submit(tracking.warm_up, project)
-        run_data(project)
-        run_train(project, tracker)
-        run_evaluate(project, tracker)
-        run_promote(project, tracker)
+            tracker.submit(tracking.warm_up)
+        try:
+            run_data(project)
+            run_train(project, tracker, run)
+            run_evaluate(project, tracker)
+            run_promote(project, tracker)
+        except Exception:
+            # Mark the run FAILED (unless creating it is what failed): the stage's error is reported.
+            with suppress(Exception):
+                tracker.call(tracking.end_run, project, result(run), "FAILED")
+            raise
 
 
 def run_data(project: Project) -> None:
@@ -96,11 +109,11 @@ def run_data(project: Project) -> None:
         console.print(f"  [yellow]note[/yellow]: column '{column}' {reason}")
 
 
-def run_train(project: Project, tracker: Tracker | None = None) -> None:
+def run_train(project: Project, tracker: Tracker | None = None, run: Future[str] | None = None) -> None:
     from .train import train_model
 
     with step(f"train ({project.config.model.family})"):
-        result, metadata = train_model(project, tracker)
+        result, metadata = train_model(project, tracker, run)
     table = Table(title=f"Cross-validation, {result.folds} folds (mean ± std)")
     table.add_column("metric")
     table.add_column("baseline", justify="right")
@@ -324,6 +337,8 @@ def run() -> None:
     # the default thresholds the collector rescans them over and over: ~1 s of CPU in `pipeline`.
     # One-shot commands collect rarely; `serve` restores the defaults.
     gc.set_threshold(50_000, 50, 50)
+    global BACKGROUND_TRACKING
+    BACKGROUND_TRACKING = True
     code = main()
     # The final garbage collection walks the million objects pandas, scikit-learn and MLflow
     # created and frees nothing the OS would not: about 2 s of every command. Skip it.

@@ -7,11 +7,12 @@ each stage's results as they are handed over. The decision of the promotion gate
 the pipeline waits for. A failure in the worker is raised here, at the latest when the pipeline ends:
 nothing is logged silently or lost.
 
-Where MLflow is already imported (tests, a notebook) there is nothing to overlap: calls run inline.
+Called in-process (tests, a notebook: MLflow is loaded already), the calls run inline instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import multiprocessing
 import sys
@@ -25,22 +26,23 @@ from .errors import UserError
 T = TypeVar("T")
 
 
-def _quiet_collector() -> None:
-    # The worker imports MLflow, pandas and scikit-learn: collect rarely (see cli.run).
+def _start_worker() -> None:
+    # The worker imports MLflow, pandas and scikit-learn: collect rarely (see cli.run), and skip
+    # the final collection over all of that when the process exits (about a second).
     gc.set_threshold(50_000, 50, 50)
+    atexit.register(gc.freeze)
 
 
 class Tracker:
     """Calls functions in submission order: in one worker process (background) or right here."""
 
-    def __init__(self, background: bool | None = None) -> None:
-        if background is None:
-            background = "mlflow" not in sys.modules
+    def __init__(self, background: bool) -> None:
         self._pool = (
             ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_quiet_collector,
+                # Forked before the pipeline imports anything heavy (Linux); spawned elsewhere.
+                mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn"),
+                initializer=_start_worker,
             )
             if background
             else None

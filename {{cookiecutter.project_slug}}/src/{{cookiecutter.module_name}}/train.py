@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -16,7 +17,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from . import model_io, onnx_export
+from . import model_io, onnx_export, tracking_worker
 from .config import Project
 from .data import digest, load_processed
 from .errors import ConfigError, DataError
@@ -172,10 +173,13 @@ def export(
     return metadata
 
 
-def train_model(project: Project, tracker: Tracker | None = None) -> tuple[TrainResult, dict[str, Any]]:
+def train_model(
+    project: Project, tracker: Tracker | None = None, run: Future[str] | None = None
+) -> tuple[TrainResult, dict[str, Any]]:
     """Run the train stage: fit, cross-validate, log one MLflow run and export the model.
 
-    With a background tracker the MLflow logging runs in its worker while this process goes on.
+    With a background tracker the MLflow logging runs in its worker while this process goes on;
+    `run` is the MLflow run the pipeline created at its start (else one is created here).
     """
     from . import tracking
 
@@ -183,7 +187,7 @@ def train_model(project: Project, tracker: Tracker | None = None) -> tuple[Train
     train, test, contract = load_processed(project)
     result = fit_models(project, train, contract)
     data_digest = digest(pd.concat([train, test]))
-    run_id = tracker.call(tracking.start_run, project)
+    run_id = tracking_worker.result(run) if run else tracker.call(tracking.start_run, project)
     tracker.submit(tracking.log_training, project, run_id, result, train, contract, data_digest)
     metadata = export(project, result, contract, data_digest, run_id)
     manifest = build_manifest(project, data_digest, metadata["files"])
