@@ -19,11 +19,9 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import UserError
-
-T = TypeVar("T")
 
 
 def _start_worker() -> None:
@@ -53,18 +51,18 @@ class Tracker:
     def background(self) -> bool:
         return self._pool is not None
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Queue fn(*args) (inline: run it now, raising at once); a worker's failure is raised by
         call() or close(), in submission order, so the first error reported is the root cause."""
         if self._pool is None:
-            future: Future[T] = Future()
+            future: Future[Any] = Future()
             future.set_result(fn(*args))
             return future
         future = self._pool.submit(fn, *args)
         self._pending.append(future)
         return future
 
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn(*args) after everything queued before it; return its result."""
         future = self.submit(fn, *args)
         self.wait()
@@ -96,7 +94,7 @@ class Tracker:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def result(future: Future[T]) -> T:
+def result(future: Future[Any]) -> Any:
     try:
         return future.result()
     except BrokenProcessPool:
