@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -84,8 +84,13 @@ def pipeline(config: ConfigOption = None) -> None:
         try:
             run_data(project)
             run_train(project, tracker, run)
-            run_evaluate(project, tracker)
-            run_promote(project, tracker)
+            from .promotion import judge_candidate
+
+            # The gate's judgement (register, re-score the champion) overlaps drawing the figures;
+            # what is served changes only after evaluate has finished.
+            judged: list[Future[Any]] = []
+            run_evaluate(project, tracker, lambda: judged.append(tracker.submit(judge_candidate, project)))
+            run_promote(project, tracker, judged[0])
         except Exception:
             # Mark the run FAILED (unless creating it is what failed): the stage's error is reported.
             with suppress(Exception):
@@ -129,11 +134,13 @@ def run_train(project: Project, tracker: Tracker | None = None, run: Future[str]
     )
 
 
-def run_evaluate(project: Project, tracker: Tracker | None = None) -> None:
+def run_evaluate(
+    project: Project, tracker: Tracker | None = None, before_figures: Callable[[], Any] | None = None
+) -> None:
     from .evaluate import evaluate_model
 
     with step("evaluate"):
-        report = evaluate_model(project, tracker)
+        report = evaluate_model(project, tracker, before_figures)
     table = Table(title=f"Held-out metrics ({report['n_test']} rows)")
     table.add_column("metric")
     table.add_column("baseline", justify="right")
@@ -204,11 +211,15 @@ def reproduce(
         console.print(f"  note: {note}", soft_wrap=True)
 
 
-def run_promote(project: Project, tracker: Tracker | None = None) -> None:
-    from .promotion import promote_model
+def run_promote(project: Project, tracker: Tracker | None = None, judged: Future[Any] | None = None) -> None:
+    from .promotion import apply_decision, promote_model
+    from .tracking_worker import result
 
     with step("promote"):
-        decision = tracker.call(promote_model, project) if tracker else promote_model(project)
+        if tracker and judged:
+            decision = tracker.call(apply_decision, project, result(judged))
+        else:
+            decision = promote_model(project)
     console.print(f"  registered {decision.name} v{decision.version} as challenger")
     for comparison in decision.comparisons:
         console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,14 @@ from .tracking_worker import Tracker
 from .train import score
 
 
-def evaluate_model(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
-    """Run the evaluate stage and return the content of reports/metrics.json."""
+def evaluate_model(
+    project: Project, tracker: Tracker | None = None, before_figures: Callable[[], Any] | None = None
+) -> dict[str, Any]:
+    """Run the evaluate stage and return the content of reports/metrics.json.
+
+    The figures come last: `before_figures` (the pipeline queues the promotion gate there) starts
+    once every number and report is written, and runs while they are drawn.
+    """
     from . import tracking
 
     tracker = tracker or Tracker(background=False)
@@ -51,14 +58,17 @@ def evaluate_model(project: Project, tracker: Tracker | None = None) -> dict[str
         "data": collect_facts(project, train, test, contract),
     }
     metrics_path = write_report(project.reports_dir / "metrics.json", report)
-    figures = plots.draw_figures(project.figures_dir, model, X, y, contract, importance)
     manifest_path = record_evaluation(
         project.candidate_dir, held_out, predictions_digest(model, X, contract.task)
     )
     card = render_reports(project, report, contract, metadata, read_manifest(manifest_path))
     run_id = metadata.get("mlflow_run_id")
-    tracker.submit(tracking.log_evaluation, project, run_id, held_out, [metrics_path, card, *figures])
+    tracker.submit(tracking.log_evaluation, project, run_id, held_out, [metrics_path, card])
     tracker.submit(tracking.log_files, project, run_id, [manifest_path])
+    if before_figures is not None:
+        before_figures()
+    figures = plots.draw_figures(project.figures_dir, model, X, y, contract, importance)
+    tracker.submit(tracking.log_evaluation, project, run_id, {}, figures)
     return report
 
 

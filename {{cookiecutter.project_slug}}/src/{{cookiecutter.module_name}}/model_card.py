@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from . import plots
 from .config import Project
 from .risks import fmt, limitations
 from .schema import Contract
@@ -143,7 +144,7 @@ def render_card(
     drift_path = project.reports_dir / "monitoring" / "drift.json"
     drift = json.loads(drift_path.read_text(encoding="utf-8")) if drift_path.is_file() else None
     dirty = " (uncommitted changes were present)" if manifest.get("git_dirty") else ""
-    figures = sorted(project.figures_dir.glob("*.png"))
+    figures = plots.figure_files(project.figures_dir, contract.task)
     return CARD.format(
         project_name=cfg.project_name,
         task=f"{contract.task} of `{contract.target}`"

@@ -10,6 +10,15 @@ import pandas as pd
 
 from .schema import Contract
 
+CLASSIFICATION_FIGURES = ("confusion_matrix", "roc_curve", "precision_recall", "calibration")
+REGRESSION_FIGURES = ("residuals",)
+
+
+def figure_files(figures_dir: Path, task: str) -> list[Path]:
+    """The PNG files draw_figures writes for a task (the model card links them before they exist)."""
+    names = CLASSIFICATION_FIGURES if task == "classification" else REGRESSION_FIGURES
+    return [figures_dir / f"{name}.png" for name in (*names, "permutation_importance")]
+
 
 def draw_figures(
     figures_dir: Path,
@@ -32,15 +41,16 @@ def draw_figures(
             for i, label in enumerate(model.classes_)
         ]
         curves = curves[1:] if len(curves) == 2 else curves
-        paths = [
-            confusion_matrix(figures_dir / "confusion_matrix.png", y, model.predict(X), contract.classes),
-            roc_curves(figures_dir / "roc_curve.png", curves),
-            precision_recall_curves(figures_dir / "precision_recall.png", curves),
-            calibration(figures_dir / "calibration.png", curves),
-        ]
+        matrix, roc, pr, calib, bars = figure_files(figures_dir, contract.task)
+        confusion_matrix(matrix, y, model.predict(X), contract.classes)
+        roc_curves(roc, curves)
+        precision_recall_curves(pr, curves)
+        calibration(calib, curves)
     else:
-        paths = [residuals(figures_dir / "residuals.png", y.to_numpy(), model.predict(X), contract.target)]
-    return [*paths, importance_bars(figures_dir / "permutation_importance.png", importance)]
+        plot, bars = figure_files(figures_dir, contract.task)
+        residuals(plot, y.to_numpy(), model.predict(X), contract.target)
+    importance_bars(bars, importance)
+    return figure_files(figures_dir, contract.task)
 
 
 def _figure(title: str) -> tuple[Any, Any]:

@@ -164,8 +164,14 @@ def challenge_champion(
 
 def promote_model(project: Project) -> Decision:
     """Run the gate for the model in models/candidate/ and return what was decided and why."""
-    from mlflow import MlflowClient
+    return apply_decision(project, judge_candidate(project))
 
+
+def judge_candidate(project: Project) -> Decision:
+    """Register the candidate as `challenger` and decide whether it beats the baseline and champion.
+
+    Nothing that is served changes here: apply_decision() does that.
+    """
     cfg = project.config
     _, test, contract = load_processed(project)
     model, metadata = model_io.load_skops(project.candidate_dir, "model.skops")
@@ -195,11 +201,19 @@ def promote_model(project: Project) -> Decision:
     else:
         challenge_champion(project, decision, champion, candidate, X, y, contract)
         decision.promoted = all(c.passed for c in decision.comparisons)
+    return decision
+
+
+def apply_decision(project: Project, decision: Decision) -> Decision:
+    """Make a winning candidate `champion` and copy it to models/; record the verdict on its version."""
+    from mlflow import MlflowClient
+
+    metadata = model_io.read_metadata(project.candidate_dir)
     if decision.promoted:
-        MlflowClient().set_registered_model_alias(cfg.project_slug, CHAMPION, version)
+        MlflowClient().set_registered_model_alias(decision.name, CHAMPION, decision.version)
         if served_run(project.models_dir) != metadata["mlflow_run_id"]:
             publish(project.candidate_dir, project.models_dir)
-    failed = [c.describe(metric, decision.greater) for c in decision.comparisons if not c.passed]
+    failed = [c.describe(decision.metric, decision.greater) for c in decision.comparisons if not c.passed]
     verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
-    MlflowClient().set_model_version_tag(cfg.project_slug, version, "gate", verdict)
+    MlflowClient().set_model_version_tag(decision.name, decision.version, "gate", verdict)
     return decision
