@@ -1,13 +1,14 @@
 """Run the MLflow calls of `pipeline` in a second process, in order, while this one keeps working.
 
 Importing MLflow and opening its SQLite store costs about two seconds before anything is logged, and
-logging the model needs scikit-learn and skops loaded too. In `pipeline` that start-up overlaps the
-data and training stages on the machine's second core: a worker process warms up at once, then logs
-each stage's results as they are handed over. The decision of the promotion gate is the only answer
-the pipeline waits for. A failure in the worker is raised here, at the latest when the pipeline ends:
-nothing is logged silently or lost.
+logging the model needs scikit-learn and skops loaded too. From the command line, `pipeline` forks
+a worker at once: it imports MLflow, opens the store and creates the run while the data stage runs,
+then logs each stage's results as they are handed over and judges the promotion gate while the
+figures are drawn. The run's id and the gate's decision are the only answers the pipeline waits
+for. A failure in the worker is raised here, at the latest when the pipeline ends: nothing is
+logged silently or lost.
 
-Called in-process (tests, a notebook: MLflow is loaded already), the calls run inline instead.
+Called in-process (tests, a notebook) the same calls run inline, in the same order.
 """
 
 from __future__ import annotations
