@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,7 +22,7 @@ from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.model_io import read_metadata
 from {{ cookiecutter.module_name }}.schema import Contract
 
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, write_config
 from .test_api import to_json_record
 
 
@@ -104,3 +105,38 @@ def test_predict_command_refuses_a_file_without_the_features(
     source.write_text("a,b\n1,2\n")
     assert main(["predict", str(source), "--config", str(trained_project.config_path)]) == 1
     assert "no column" in capsys.readouterr().err
+
+
+def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 120
+    colour = rng.choice(["red", "blue"], n)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    raw = pd.DataFrame(
+        {
+            "Measured On": day.strftime("%Y/%m/%d"),
+            "Colour": colour,
+            "Size": rng.normal(size=n).round(3),
+            "Label": np.where((colour == "red") ^ (rng.random(n) < 0.1), "yes", "no"),
+        }
+    )
+    raw.to_csv(tmp_path / "raw.csv", index=False)
+    data = {"source": "csv", "path": "raw.csv", "target": "Label", "task": "classification"}
+    config = str(write_config(tmp_path, data=data))
+    assert main(["pipeline", "--config", config]) == 0
+    untidy = raw.drop(columns="Label").head(20)
+    untidy["Colour"] = untidy["Colour"].map(lambda value: f"  {value.upper()} ")
+    untidy.to_csv(tmp_path / "new.csv", index=False)
+    tidy = raw.drop(columns="Label").head(20)
+    tidy.to_csv(tmp_path / "tidy.csv", index=False)
+    for name in ("new", "tidy"):
+        assert main(["predict", str(tmp_path / f"{name}.csv"), "--config", config]) == 0, (
+            capsys.readouterr().err
+        )
+    scored = pd.read_csv(tmp_path / "new_predictions.csv")
+    expected = pd.read_csv(tmp_path / "tidy_predictions.csv")
+    # Same answers, to the probability: the untidy labels were matched, not scored as unknown.
+    pd.testing.assert_frame_equal(scored.filter(like="prob"), expected.filter(like="prob"))
+    assert scored["prediction"].tolist() == expected["prediction"].tolist()

@@ -43,6 +43,34 @@ def run_server(project: Project, *, host: str | None, port: int | None, workers:
     )
 
 
+def derive_dates(features: Any, contract: Any, source: Path) -> Any:
+    """Turn each raw date column into the year/month/day-of-week features `make data` made from it."""
+    from .cleaning import coerce_column, expand_datetimes
+
+    for name, derived in contract.datetime_columns.items():
+        if name not in features.columns or all(new in features.columns for new in derived):
+            continue
+        dates, _ = coerce_column(features[name])
+        if dates.dtype.kind != "M":
+            raise UserError(
+                f"{source}: column '{name}' should hold dates (the model uses {', '.join(derived)})."
+            )
+        features[name] = dates
+        features, _ = expand_datetimes(features, [name])
+    return features
+
+
+def match_labels(column: Any, categories: list[str]) -> Any:
+    """Labels as in training: stripped, missing markers missing, ' PRO ' → the trained spelling 'pro'."""
+    from .cleaning import MISSING_TOKENS
+
+    known = {str(category).casefold(): category for category in categories}
+    text = column.astype("string").str.strip()
+    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
+    cleaned = text.map(lambda value: known.get(value.casefold(), value), na_action="ignore")
+    return cleaned.astype(object).where(text.notna(), None)
+
+
 def with_package_logger(config: dict[str, Any]) -> dict[str, Any]:
     """Uvicorn's logging set-up, plus this package's logger (model loaded, internal errors)."""
     package_logger = {"handlers": ["default"], "level": "INFO", "propagate": False}
@@ -68,14 +96,14 @@ def predict_file(project: Project, source: Path, output: Path | None = None, pro
     frame = read_table(source)
     metadata = model_io.read_metadata(project.models_dir)
     contract = load_contract(metadata)
-    features = normalise_columns(frame.copy())
+    features = derive_dates(normalise_columns(frame.copy()), contract, source)
     missing = [name for name in contract.feature_names if name not in features.columns]
     if missing:
         raise UserError(f"{source}: no column {', '.join(missing)} — the model needs every contract feature.")
     for feature in contract.features:
         column = features[feature.name]
         if feature.kind == CATEGORICAL:
-            features[feature.name] = column.astype(str).where(column.notna(), None).astype(object)
+            features[feature.name] = match_labels(column, feature.categories or [])
         else:
             features[feature.name] = coerce_column(column)[0].astype(float)
     predictor = load_predictor(project.models_dir, metadata)
