@@ -129,6 +129,20 @@ def test_predict_batch_matches_the_exported_pipeline_row_by_row(
         assert served == pytest.approx(model.predict(test).tolist(), rel=1e-5)
 
 
+def test_answers_match_the_documented_response_models(
+    client: TestClient, held_out: list[dict[str, Any]], record: dict[str, Any]
+) -> None:
+    # The routes write their JSON themselves (answers.py): check it against the models /docs shows.
+    models = client.app.state.serving.models
+    single = client.post("/predict", json=record)
+    batch = client.post("/predict/batch", json={"records": held_out})
+    assert single.headers["content-type"] == batch.headers["content-type"] == "application/json"
+    assert models.response.model_validate_json(single.content, strict=True).model_dump() == single.json()
+    parsed = models.batch_response.model_validate_json(batch.content, strict=True)
+    assert parsed.model_dump() == batch.json()
+    assert len(parsed.predictions) == len(held_out)
+
+
 def test_metrics_exposes_requests_predictions_and_model(client: TestClient, record: dict[str, Any]) -> None:
     client.post("/predict", json=record)
     text = client.get("/metrics").text

@@ -9,22 +9,24 @@ or evidently; on the ONNX runtime it imports neither scikit-learn nor pandas eit
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
 # models are built at run time, so they must be real objects rather than strings.
 
+import collections
 import gc
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
 from . import model_io, prometheus
-from .batching import MicroBatcher
+from .answers import AnswerFormat, Answers
+from .batching import InlineBatcher, MicroBatcher
 from .config import Project, load_project
 from .payloads import ApiModels, build_models
 from .prediction_log import PredictionLog
@@ -51,22 +53,23 @@ class ServingState:
         self.models = models
         self.version = str(metadata["version"])
         self.predictor: Predictor | None = None
-        self.batcher: MicroBatcher | None = None
+        self.batcher: InlineBatcher | MicroBatcher | None = None
+        self.format = AnswerFormat(metadata.get("classes"), self.version)  # the predictor's, once loaded
         self.metrics = ServingMetrics(metadata)
         self.log = PredictionLog(None)  # replaced by the configured log when the model is loaded
 
-    def answer(self, scores: Scores, index: int, warnings: list[str]) -> dict[str, Any]:
-        """One row's response, counted in /metrics."""
-        prediction = scores.predictions[index]
-        for warning in warnings:
-            self.metrics.warnings.inc(feature=warning.split(":", 1)[0])
+    def answer(self, scores: Scores, warnings: Sequence[list[str]]) -> Answers:
+        """The rows' answers as JSON text, counted in /metrics."""
+        for flags in warnings:
+            for warning in flags:
+                self.metrics.warnings.inc(feature=warning.split(":", 1)[0])
         if scores.probabilities is None:
-            self.metrics.values.observe(prediction)
-            return {"prediction": prediction, "warnings": warnings}
-        self.metrics.predictions.inc(**{"class": prediction})
-        classes = self.predictor.classes if self.predictor else []
-        probabilities = dict(zip(classes or [], scores.probabilities[index].tolist(), strict=True))
-        return {"prediction": prediction, "probabilities": probabilities, "warnings": warnings}
+            for value in scores.predictions:
+                self.metrics.values.observe(value)
+        else:
+            for label, count in collections.Counter(scores.predictions).items():
+                self.metrics.predictions.inc(count, **{"class": label})
+        return self.format.render(scores, warnings)
 
 
 class ServingMetrics:
@@ -107,16 +110,12 @@ def create_app(project: Project | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         predictor = load_predictor(project.models_dir, metadata)
-        batcher = MicroBatcher(
-            predictor.predict,
-            max_rows=serving.max_batch_rows,
-            wait_s=serving.batch_wait_ms / 1000,
-            on_batch=state.metrics.batch_rows.observe,
-        )
+        batcher = make_batcher(predictor, project, on_batch=state.metrics.batch_rows.observe)
         await batcher.start()
         state.log = PredictionLog.for_project(project, state.version, predictor.runtime)
         state.log.start()
         state.predictor, state.batcher = predictor, batcher
+        state.format = AnswerFormat(predictor.classes, state.version)
         state.metrics.model.set(1, version=state.version, runtime=predictor.runtime)
         logger.info(
             "serving model %s on %s (%s)", state.version, predictor.runtime, metadata.get("runtime_reason")
@@ -145,6 +144,21 @@ def create_app(project: Project | None = None) -> FastAPI:
     app.add_exception_handler(Exception, internal_error)
     add_routes(app, state, project)
     return app
+
+
+def make_batcher(
+    predictor: Predictor, project: Project, on_batch: Any = None
+) -> InlineBatcher | MicroBatcher:
+    """ONNX Runtime scores on the event loop (a thread hop costs more); the skops Pipeline in a thread."""
+    serving = project.config.serving
+    if predictor.runtime == "onnx":
+        return InlineBatcher(predictor.predict, max_rows=serving.max_batch_rows, on_batch=on_batch)
+    return MicroBatcher(
+        predictor.predict,
+        max_rows=serving.max_batch_rows,
+        wait_s=serving.batch_wait_ms / 1000,
+        on_batch=on_batch,
+    )
 
 
 def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
@@ -176,26 +190,31 @@ def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
         return info
 
     @app.post("/predict", response_model=models.response, tags=["predict"], responses=ERRORS)
-    async def predict(record: models.record) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def predict(record: models.record) -> Response:  # type: ignore[valid-type]
         """Score one record (concurrent calls are micro-batched into one model call)."""
         started = time.perf_counter()
         row, warnings = models.to_row(record)
         scores = await state.batcher.submit([row])
         refuse_non_finite(scores, batch=False)
-        answer = {**state.answer(scores, 0, warnings), "model_version": state.version}
-        state.log.add([row], [answer], started)
-        return answer
+        answers = state.answer(scores, [warnings])
+        if state.log.enabled:
+            features = [record.model_dump_json(by_alias=True)]
+            state.log.add_json(features, answers.predictions, answers.probabilities, started)
+        return Response(state.format.response(answers), media_type="application/json")
 
     @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS)
-    async def predict_batch(request: models.batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def predict_batch(request: models.batch_request) -> Response:  # type: ignore[valid-type]
         """Score a list of records (at most serving.max_batch_rows) in one call."""
         started = time.perf_counter()
-        rows, warnings = zip(*(models.to_row(record) for record in request.records), strict=True)
+        records = request.records
+        rows, warnings = zip(*(models.to_row(record) for record in records), strict=True)
         scores = await state.batcher.submit(list(rows))
         refuse_non_finite(scores, batch=True)
-        answers = [state.answer(scores, index, warning) for index, warning in enumerate(warnings)]
-        state.log.add(rows, answers, started)
-        return {"predictions": answers, "model_version": state.version}
+        answers = state.answer(scores, warnings)
+        if state.log.enabled:
+            features = [record.model_dump_json(by_alias=True) for record in records]
+            state.log.add_json(features, answers.predictions, answers.probabilities, started)
+        return Response(state.format.batch_response(answers), media_type="application/json")
 
     @app.get("/metrics", tags=["status"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:

@@ -1,12 +1,18 @@
-"""Micro-batching: score concurrent requests together in one call, off the event loop.
+"""Micro-batching: score concurrent requests together in one model call.
 
-A 1000-row predict costs about what a one-row predict costs (the per-call overhead dominates),
-so requests that arrive together are gathered and scored at once: whatever queued up while the
-previous call ran goes into the next one. The extra wait is adaptive and bounded: the batcher
-waits only when fewer requests are queued than were scored together last time (more are
-probably on their way), and never longer than `wait_s` or than a model call takes — so a lone
-client is never slowed down, and a fast model is never held back for a slow wait. Each request
-gets back its own rows' answers, and a request whose rows break the model fails alone.
+Two batchers with one interface (`start`, `submit`, `stop`), chosen by the runtime's speed:
+- MicroBatcher, for the scikit-learn Pipeline (skops runtime): a call costs milliseconds however
+  few rows it scores, so requests are gathered and scored at once, off the event loop: whatever
+  queued up while the previous call ran goes into the next one. The extra wait is adaptive and
+  bounded: the batcher waits only when fewer requests are queued than were scored together last
+  time (more are probably on their way), and never longer than `wait_s` or than a model call
+  takes — so a lone client is never slowed down.
+- InlineBatcher, for ONNX Runtime: a call costs tens of microseconds, less than handing the rows
+  to a thread and waking the event loop again, so the rows are scored on the event loop. Requests
+  that arrive in the same turn of the loop are still scored together, without any wait.
+
+Either way each request gets back its own rows' answers, and a request whose rows break the model
+fails alone.
 """
 
 from __future__ import annotations
@@ -103,10 +109,76 @@ class MicroBatcher:
                 await self._score_jobs([job])
             return
         self._call_s = loop.time() - started
-        start = 0
+        _resolve_all(jobs, scores)
+
+
+class InlineBatcher:
+    """Score on the event loop, together with the requests that arrived in the same turn of it."""
+
+    def __init__(
+        self, score: ScoreFn, *, max_rows: int, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        self.score = score
+        self.max_rows = max_rows
+        self.on_batch = on_batch
+        self._jobs: list[Job] = []
+        self._started = False
+
+    async def start(self) -> None:
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+
+    async def submit(self, rows: list[Row]) -> Scores:
+        """Score these rows (at most max_rows) together with whatever else arrived this turn."""
+        if not self._started:
+            raise RuntimeError("InlineBatcher.start() was not awaited — start it in the app's lifespan.")
+        loop = asyncio.get_running_loop()
+        job = Job(rows, loop.create_future())
+        self._jobs.append(job)
+        if len(self._jobs) == 1:
+            # Requests already read from their sockets run first: they join this batch.
+            loop.call_soon(self._score_waiting)
+        return await job.future
+
+    def _score_waiting(self) -> None:
+        jobs, self._jobs = self._jobs, []
+        batch: list[Job] = []
+        size = 0
         for job in jobs:
-            _resolve(job, scores.slice(start, start + len(job.rows)))
-            start += len(job.rows)
+            if batch and size + len(job.rows) > self.max_rows:
+                self._score_jobs(batch)
+                batch, size = [], 0
+            batch.append(job)
+            size += len(job.rows)
+        self._score_jobs(batch)
+
+    def _score_jobs(self, jobs: list[Job]) -> None:
+        rows = jobs[0].rows if len(jobs) == 1 else [row for job in jobs for row in job.rows]
+        if self.on_batch is not None:
+            self.on_batch(len(rows))
+        try:
+            scores = self.score(rows)
+        except Exception as exc:
+            if len(jobs) == 1:
+                _resolve(jobs[0], exception=exc)
+                return
+            for job in jobs:  # find the culprit: score each request alone
+                self._score_jobs([job])
+            return
+        _resolve_all(jobs, scores)
+
+
+def _resolve_all(jobs: list[Job], scores: Scores) -> None:
+    """Give each request its own rows' answers."""
+    if len(jobs) == 1:
+        _resolve(jobs[0], scores)
+        return
+    start = 0
+    for job in jobs:
+        _resolve(job, scores.slice(start, start + len(job.rows)))
+        start += len(job.rows)
 
 
 def _rows(jobs: list[Job]) -> int:

@@ -1,14 +1,19 @@
 """The prediction log: every served prediction, written to a SQL table off the response path.
 
-The API hands each answered request to `PredictionLog.add`, which turns it into one line of text
-per row and appends them to a bounded in-memory buffer (a few microseconds). A background thread
-writes the buffer in batches to the store (prediction_store.py): a SQLite file by default, or any
-database from `monitoring.url` or $PREDICTION_LOG_URL (PostgreSQL at scale). A failing or slow
-store never fails a prediction: the thread keeps the unwritten records and retries with a growing
-pause, so a store that is briefly down loses nothing. Only when the buffer is full are new records
-refused — counted in /metrics (`prediction_log_dropped_total`) and in the server log, never
-silently. The records hold the contract's features only: identifier and sensitive columns are not
-API inputs, so they cannot reach the log.
+The API hands each answered request to `PredictionLog.add_json` with the features and answers
+already as JSON text (the response is built from the same text, see answers.py). It makes one
+table row per scored row — a tuple of text and numbers — and appends them to a bounded in-memory
+buffer: a few microseconds, on the event loop. A background thread writes the buffer in batches
+to the store (prediction_store.py): a SQLite file by default, or any database from
+`monitoring.url` or $PREDICTION_LOG_URL (PostgreSQL at scale). The thread does no per-row Python
+work: it shares the interpreter lock (GIL) with the API, and Python work there slowed the API
+down more than the same work on the event loop (benchmarks/monitoring_bench.py).
+
+A failing or slow store never fails a prediction: the thread keeps the unwritten rows and retries
+with a growing pause, so a store that is briefly down loses nothing. Only when the buffer is full
+are new records refused — counted in /metrics (`prediction_log_dropped_total`) and in the server
+log, never silently. The records hold the contract's features only: identifier and sensitive
+columns are not API inputs, so they cannot reach the log.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from .prediction_store import PredictionStore
 logger = logging.getLogger(__name__)
 MAX_RETRY_PAUSE_S = 30.0
 WRITE_CHUNK_ROWS = 1000  # rows per transaction
+Row = tuple[Any, ...]  # the values of prediction_store.COLUMNS, JSON columns as JSON text
 
 
 class PredictionLog:
@@ -54,9 +60,9 @@ class PredictionLog:
         self._failures = 0  # consecutive failed writes: the retry pause doubles with each
         # Request ids: random per process (unique across workers and restarts), then a count.
         self._process_id, self._request_numbers = os.urandom(6).hex(), itertools.count(1)
-        self._buffer: list[str] = []  # rows to write, as lines (see add)
+        self._buffer: list[Row] = []  # rows to write, not yet taken by the writer
         self._waiting = 0  # records accepted and not yet written (buffered or being retried)
-        self._buffered = 0  # records in _buffer, not yet taken by the writer
+        self._second, self._second_text = -1, ""  # the current second, as created_at text
         self._refusal_logged = -math.inf
         self._lock = threading.Lock()
         self._wake = threading.Event()  # enough records buffered: write now
@@ -78,38 +84,65 @@ class PredictionLog:
             flush_seconds=settings.flush_seconds,
         )
 
+    @property
+    def enabled(self) -> bool:
+        """Whether predictions are logged (callers skip preparing records when not)."""
+        return self.store is not None
+
     def start(self) -> None:
         if self.store is not None:
             self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
             self._thread.start()
 
     def add(self, rows: Sequence[dict[str, Any]], answers: Sequence[dict[str, Any]], started: float) -> None:
-        """Queue one request's rows and answers; `started` is its time.perf_counter() at arrival."""
+        """Queue rows and their answers given as dicts ({"prediction": ..., "probabilities": ...}).
+
+        For scripts and tests; the API has the JSON text already and calls add_json.
+        """
+        dumps = json.dumps
+        predictions = [dumps(answer["prediction"]) for answer in answers]
+        probabilities = [dumps(answer.get("probabilities")) for answer in answers]
+        self.add_json([dumps(row) for row in rows], predictions, probabilities, started)
+
+    def add_json(
+        self,
+        features: Sequence[str],
+        predictions: Sequence[str],
+        probabilities: Sequence[str] | None,
+        started: float,
+    ) -> None:
+        """Queue one request's rows, each item JSON text; `started` is its time.perf_counter() at arrival.
+
+        Args:
+            probabilities: None for regression (logged as JSON null).
+        """
         if self.store is None:
             return
-        # Each row is buffered as ONE string (its values joined by tabs, which JSON text never
-        # contains): strings are invisible to the garbage collector, whereas buffered tuples or dicts
-        # made it run about eight times as often in the serving process (benchmarks/monitoring_bench.py).
-        created = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-        head = f"{created}\t{self._process_id}-{next(self._request_numbers)}\t"
-        tail = f"\t{self.model_version}\t{self.runtime}\t{(time.perf_counter() - started) * 1000:.3f}\t"
-        dumps = json.dumps
-        records = [
-            f"{head}{index}{tail}{dumps(row)}\t{dumps(answer['prediction'])}\t{dumps(answer.get('probabilities'))}"
-            for index, (row, answer) in enumerate(zip(rows, answers, strict=True))
-        ]
+        latency_ms = (time.perf_counter() - started) * 1000
+        head = (self._now(), f"{self._process_id}-{next(self._request_numbers)}")
+        tail = (self.model_version, self.runtime, latency_ms)
+        values = zip(features, predictions, probabilities or ["null"] * len(features), strict=True)
+        rows = [(*head, index, *tail, *row) for index, row in enumerate(values)]
         with self._lock:
             if self._waiting + len(rows) > self.capacity:
                 self._refuse(len(rows))
                 return
-            self._buffer.extend(records)
+            self._buffer.extend(rows)
             self._waiting += len(rows)
-            self._buffered += len(rows)
             # Wake the writer once, when the buffer reaches flush_rows: waking it for every request
             # would make it write many small batches, each costing a transaction.
-            crossed = self._buffered >= self.flush_rows > self._buffered - len(rows)
+            crossed = len(self._buffer) >= self.flush_rows > len(self._buffer) - len(rows)
         if crossed:
             self._wake.set()
+
+    def _now(self) -> str:
+        """UTC now as SQLAlchemy writes a DateTime ("2025-01-31 12:00:00.123456"), formatted once a second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            start = datetime.fromtimestamp(second, timezone.utc)
+            self._second, self._second_text = second, start.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{self._second_text}.{int((now - second) * 1_000_000):06d}"
 
     def _refuse(self, rows: int) -> None:
         self.dropped += rows
@@ -165,11 +198,11 @@ class PredictionLog:
         with contextlib.suppress(Exception):  # a store that is down now is retried at each write
             # Import SQLAlchemy and create the table at start-up, not under the first requests.
             self.store.connect()  # type: ignore[union-attr]
-        pending: list[str] = []
+        pending: list[Row] = []
         while True:
             stopping = self._stop.is_set()
             with self._lock:
-                taken, self._buffer, self._buffered = self._buffer, [], 0
+                taken, self._buffer = self._buffer, []
             pending = self._write([*pending, *taken])
             if stopping and (not pending or time.monotonic() > self._deadline):
                 return
@@ -181,7 +214,7 @@ class PredictionLog:
                 self._wake.wait(self.flush_seconds)
             self._wake.clear()
 
-    def _write(self, records: list[str]) -> list[str]:
+    def _write(self, records: list[Row]) -> list[Row]:
         """Write records in chunks; return those not written."""
         for start in range(0, len(records), WRITE_CHUNK_ROWS):
             chunk = records[start : start + WRITE_CHUNK_ROWS]

@@ -14,7 +14,7 @@ TABLE = "predictions"
 ROWS_PER_INSERT = 100  # rows per INSERT statement (9 values each: under SQLite's oldest limit of 999)
 
 
-# The columns the writer fills, in the order of the fields of each buffered line.
+# The columns the writer fills, in the order of the values of each row it writes.
 COLUMNS = ("created_at", "request_id", "row_index", "model_version", "runtime", "latency_ms", "features",
            "prediction", "probabilities")  # fmt: skip
 
@@ -88,14 +88,12 @@ class PredictionStore:
             self._engine, self._table = engine, table
         return self._engine, self._table
 
-    def write(self, lines: list[str]) -> None:
-        """Insert rows in one transaction; each line holds a row's COLUMNS values as text, tab-separated.
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows in one transaction; each holds the COLUMNS values, JSON columns as JSON text.
 
-        The database turns the text into each column's type (times are written as SQLAlchemy
-        writes them; a missing value is JSON null).
+        Times are text, as SQLAlchemy writes them (the database turns them into its own type).
         """
         engine, _ = self.connect()
-        rows = [line.split("\t") for line in lines]
         with engine.begin() as connection:
             if not self._row_values:  # a driver with named parameters: one call per row
                 connection.exec_driver_sql(

@@ -36,6 +36,9 @@ class Scores:
     def non_finite_rows(self) -> list[int]:
         """Rows whose answer is not a finite number: float32 overflowed on extreme inputs."""
         values = self.predictions if self.probabilities is None else self.probabilities
+        # A sum is finite only if every term is: one cheap check for the usual case, all finite.
+        if math.isfinite(sum(values) if self.probabilities is None else values.sum()):
+            return []
         bad = ~np.isfinite(np.asarray(values, dtype=float))
         return np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad).tolist()
 
