@@ -37,7 +37,7 @@ class Scores:
         """Rows whose answer is not a finite number: float32 overflowed on extreme inputs."""
         values = self.predictions if self.probabilities is None else self.probabilities
         # A sum is finite only if every term is: one cheap check for the usual case, all finite.
-        if math.isfinite(sum(values) if self.probabilities is None else values.sum()):
+        if math.isfinite(sum(values if self.probabilities is None else values.ravel().tolist())):
             return []
         bad = ~np.isfinite(np.asarray(values, dtype=float))
         return np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad).tolist()
@@ -64,22 +64,25 @@ class OnnxPredictor:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.classes = classes
-        self.columns = [(feature.name, feature.kind == CATEGORICAL) for feature in contract.features]
+        self.labels = [feature.name for feature in contract.features if feature.kind == CATEGORICAL]
+        self.numbers = [feature.name for feature in contract.features if feature.kind != CATEGORICAL]
 
     def predict(self, rows: list[Row]) -> Scores:
-        feeds = {name: _column(rows, name, is_label) for name, is_label in self.columns}
+        feeds = {name: _labels(rows, name) for name in self.labels}
+        if self.numbers:
+            # All numeric inputs in one array, a row per feature (None becomes NaN, flags 1.0/0.0):
+            # one conversion instead of one per feature, then each input is a view of its row.
+            numbers = np.array([[row[name] for row in rows] for name in self.numbers], dtype=np.float32)
+            feeds.update((name, numbers[index].reshape(-1, 1)) for index, name in enumerate(self.numbers))
         outputs = self.session.run(None, feeds)
         if self.classes is None:
             return Scores(np.asarray(outputs[0], dtype=float).reshape(-1).tolist())
         return Scores(np.asarray(outputs[0]).astype(str).tolist(), np.asarray(outputs[1], dtype=float))
 
 
-def _column(rows: list[Row], name: str, is_label: bool) -> np.ndarray:
-    if is_label:
-        values = [MISSING_CATEGORY if row[name] is None else str(row[name]) for row in rows]
-        return np.array(values, dtype=object).reshape(-1, 1)
-    values = [math.nan if row[name] is None else float(row[name]) for row in rows]
-    return np.array(values, dtype=np.float32).reshape(-1, 1)
+def _labels(rows: list[Row], name: str) -> np.ndarray:
+    values = [MISSING_CATEGORY if row[name] is None else str(row[name]) for row in rows]
+    return np.array(values, dtype=object).reshape(-1, 1)
 
 
 class SkopsPredictor:
