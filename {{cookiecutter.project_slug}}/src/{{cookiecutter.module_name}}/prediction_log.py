@@ -36,7 +36,7 @@ from .prediction_store import PredictionStore
 
 logger = logging.getLogger(__name__)
 MAX_RETRY_PAUSE_S = 30.0
-WRITE_CHUNK_ROWS = 1000  # rows per transaction
+WRITE_CHUNK_ROWS = 2000  # rows per transaction
 Row = tuple[Any, ...]  # the values of prediction_store.COLUMNS, JSON columns as JSON text
 
 
@@ -50,7 +50,7 @@ class PredictionLog:
         model_version: str = "",
         runtime: str = "",
         capacity: int = 100_000,
-        flush_rows: int = 500,
+        flush_rows: int = 2000,
         flush_seconds: float = 1.0,
     ) -> None:
         self.store = store
