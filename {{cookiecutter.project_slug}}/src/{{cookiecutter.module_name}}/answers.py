@@ -31,8 +31,7 @@ class Answers:
     warnings: list[str]  # JSON arrays of strings
 
     def row(self, index: int, more: str = "") -> str:
-        """One row's answer as a JSON object: prediction, probabilities (classification), warnings,
-        then `more` (further members, as JSON text starting with a comma)."""
+        """Return one row's answer as a JSON object, then `more` members (JSON text, comma first)."""
         members = '"prediction":' + self.predictions[index]
         if self.probabilities is not None:
             members += ',"probabilities":' + self.probabilities[index]
@@ -43,7 +42,6 @@ class AnswerFormat:
     """Render scores as JSON; the labels and the model version are encoded once, at start-up."""
 
     def __init__(self, classes: list[str] | None, model_version: str) -> None:
-        self.classes = classes
         self.version = json.dumps(model_version)
         self.labels = {label: json.dumps(label) for label in classes or []}
         # '{"Adelie":%r,"Gentoo":%r}': repr() of a finite float is a JSON number.
