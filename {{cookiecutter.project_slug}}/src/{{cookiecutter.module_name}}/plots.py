@@ -61,10 +61,15 @@ def _figure(title: str) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, fit_labels: bool = False) -> Path:
+    """Write the PNG. fit_labels: size the margins to the tick labels (names, or numbers of any
+    size), which costs a layout pass; the curves, with 0–1 on both axes, use fixed margins."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    if fit_labels:
+        fig.tight_layout()
+    else:
+        fig.subplots_adjust(left=0.12, right=0.96, bottom=0.11, top=0.92)
     fig.savefig(path)
     plt.close(fig)
     return path
@@ -75,7 +80,7 @@ def confusion_matrix(path: Path, y: pd.Series, predicted: np.ndarray, classes: l
 
     fig, ax = _figure("Confusion matrix (held-out data)")
     ConfusionMatrixDisplay.from_predictions(y, predicted, labels=classes, ax=ax, colorbar=False)
-    return _save(fig, path)
+    return _save(fig, path, fit_labels=True)
 
 
 def roc_curves(path: Path, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Path:
@@ -122,7 +127,7 @@ def residuals(path: Path, actual: np.ndarray, predicted: np.ndarray, target: str
     ax.axhline(0.0, color="grey", linewidth=1)
     ax.set_xlabel(f"predicted {target}")
     ax.set_ylabel("actual − predicted")
-    return _save(fig, path)
+    return _save(fig, path, fit_labels=True)
 
 
 def importance_bars(path: Path, importance: dict[str, dict[str, float]]) -> Path:
@@ -132,4 +137,4 @@ def importance_bars(path: Path, importance: dict[str, dict[str, float]]) -> Path
     ax.barh(names, [v["mean"] for _, v in top][::-1], xerr=[v["std"] for _, v in top][::-1], color="tab:blue")
     ax.axvline(0.0, color="grey", linewidth=1)
     ax.set_xlabel("drop in the primary metric when the column is shuffled")
-    return _save(fig, path)
+    return _save(fig, path, fit_labels=True)
