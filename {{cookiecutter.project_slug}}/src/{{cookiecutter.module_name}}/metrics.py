@@ -26,30 +26,40 @@ def primary_metric(task: str, configured: str | None) -> str:
     return configured or DEFAULT_PRIMARY[task]
 
 
-def compute_metrics(task: str, y_true, y_pred, proba=None, classes=None) -> dict[str, float]:
-    """Score predictions; probabilities (columns ordered as classes) feed ROC AUC and log loss."""
+def compute_metrics(
+    task: str, y_true, y_pred, proba=None, classes=None, names: list[str] | None = None
+) -> dict[str, float]:
+    """Score predictions (all the task's metrics, or `names`); probabilities (columns ordered as
+    classes) feed ROC AUC and log loss, which are NaN without them."""
     from sklearn import metrics as m
 
-    if task == "regression":
-        return {
-            "mae": float(m.mean_absolute_error(y_true, y_pred)),
-            "rmse": float(m.root_mean_squared_error(y_true, y_pred)),
-            "r2": float(m.r2_score(y_true, y_pred)),
-        }
-    scores = {
-        "accuracy": float(m.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(m.balanced_accuracy_score(y_true, y_pred)),
-        "f1_macro": float(m.f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)),
-        "roc_auc": math.nan,
-        "log_loss": math.nan,
-    }
     if proba is not None:
         proba = np.clip(np.asarray(proba, dtype=float), 1e-15, 1.0)
         proba = proba / proba.sum(axis=1, keepdims=True)
-        scores["log_loss"] = float(m.log_loss(y_true, proba, labels=classes))
-        if len(set(y_true)) > 1:
-            scores["roc_auc"] = float(_roc_auc(m, y_true, proba, classes))
-    return scores
+    return {
+        name: float(_metric(m, name, y_true, y_pred, proba, classes))
+        for name in names or metric_directions(task)
+    }
+
+
+def _metric(m, name: str, y_true, y_pred, proba, classes) -> float:
+    if name == "mae":
+        return m.mean_absolute_error(y_true, y_pred)
+    if name == "rmse":
+        return m.root_mean_squared_error(y_true, y_pred)
+    if name == "r2":
+        return m.r2_score(y_true, y_pred)
+    if name == "accuracy":
+        return m.accuracy_score(y_true, y_pred)
+    if name == "balanced_accuracy":
+        return m.balanced_accuracy_score(y_true, y_pred)
+    if name == "f1_macro":
+        return m.f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)
+    if proba is None:
+        return math.nan
+    if name == "log_loss":
+        return m.log_loss(y_true, proba, labels=classes)
+    return _roc_auc(m, y_true, proba, classes) if len(set(y_true)) > 1 else math.nan
 
 
 def _roc_auc(m, y_true, proba, classes) -> float:
