@@ -20,7 +20,14 @@ from {{ cookiecutter.module_name }}.api import create_app
 from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
 from {{ cookiecutter.module_name }}.predictor import FLOAT32_MAX, Scores, SkopsPredictor
-from {{ cookiecutter.module_name }}.schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, NUMERIC, Contract
+from {{ cookiecutter.module_name }}.schema import (
+    BOOLEAN,
+    CATEGORICAL,
+    MAX_LISTED_CATEGORIES,
+    MISSING_CATEGORY,
+    NUMERIC,
+    Contract,
+)
 
 from .conftest import PROJECT_ROOT, write_config
 
@@ -482,3 +489,16 @@ def test_warn_policy_scores_an_unknown_label_and_flags_it(
     assert response.json()["warnings"] == [
         f"{name}: 'never-seen-label' was not seen in training; scored as an unknown label"
     ]
+
+
+def test_a_label_beyond_the_listed_ones_is_not_called_unseen() -> None:
+    from {{ cookiecutter.module_name }}.payloads import FeatureCheck
+
+    listed = frozenset(f"city {i}" for i in range(MAX_LISTED_CATEGORIES))
+    complete = FeatureCheck("city", known=frozenset({"Oslo"}))
+    top_only = FeatureCheck("city", known=listed, all_known=False)
+    assert complete.warn("Oslo") is None
+    assert "was not seen in training" in (complete.warn("Bergen") or "")
+    warning = top_only.warn("Great Falls") or ""
+    assert "not one of the 200 most frequent labels" in warning
+    assert "not seen" not in warning

@@ -53,14 +53,20 @@ class FeatureCheck:
     minimum: float | None = None
     maximum: float | None = None
     known: frozenset[str] | None = None
+    all_known: bool = True  # False: the contract lists only the most frequent labels
 
     def warn(self, value: Any) -> str | None:
         if value is None:
             return None
         if self.known is not None:
-            if str(value) not in self.known:
+            if str(value) in self.known:
+                return None
+            if self.all_known:
                 return f"{self.name}: '{value}' was not seen in training; scored as an unknown label"
-            return None
+            return (
+                f"{self.name}: '{value}' is not one of the {len(self.known)} most frequent labels in "
+                "training; scored as an unknown label"
+            )
         if (
             self.minimum is not None
             and self.maximum is not None
@@ -133,8 +139,9 @@ def _field_info(feature: Feature, strict_labels: bool) -> Any:
 
 def _check(feature: Feature, strict_labels: bool) -> FeatureCheck:
     if feature.kind == CATEGORICAL:
-        known = None if strict_labels else frozenset(feature.categories or [])
-        return FeatureCheck(feature.name, known=known)
+        categories = feature.categories or []
+        known = None if strict_labels else frozenset(categories)
+        return FeatureCheck(feature.name, known=known, all_known=len(categories) < MAX_LISTED_CATEGORIES)
     if feature.kind == BOOLEAN:
         return FeatureCheck(feature.name)
     return FeatureCheck(feature.name, feature.minimum, feature.maximum)
