@@ -77,16 +77,15 @@ def pipeline(config: ConfigOption = None) -> None:
 
     project = load_project(config)
     with Tracker(background=BACKGROUND_TRACKING) as tracker:
-        # The worker is forked at this first call, before anything heavy is imported here; it
-        # imports MLflow, opens the store and creates the run while the data stage runs.
+        # The worker imports MLflow, opens the store and creates the run while the data stage runs.
         run = tracker.submit(tracking.start_run, project)
         if tracker.background:
             tracker.submit(tracking.warm_up)
-        from .promotion import judge_candidate  # imports scikit-learn: only after the fork
-
         try:
             run_data(project)
             run_train(project, tracker, run)
+            from .promotion import judge_candidate  # here, not first: measured faster
+
             # The gate's judgement (register, re-score the champion) overlaps drawing the figures;
             # what is served changes only after evaluate has finished.
             judged: list[Future[Any]] = []
