@@ -71,3 +71,37 @@ def test_a_failed_pipeline_reports_one_line_and_marks_its_run_failed(
     experiment = mlflow.get_experiment_by_name(project.config.tracking.experiment)
     runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
     assert [run.info.status for run in runs] == ["FAILED"]
+
+
+def test_a_result_comes_after_any_earlier_failure() -> None:
+    tracker = Tracker(background=True)
+    tracker.submit(math.sqrt, -1)
+    later = tracker.submit(operator.add, 1, 2)
+    with pytest.raises(ValueError, match="math domain error"):
+        tracker.result(later)  # not 3: the earlier failure is the root cause
+    tracker.settle()
+    assert tracker.call(operator.add, 2, 2) == 4  # after settle(), a last call still runs
+    tracker.close()
+
+
+def fail_to_log(*_: object) -> None:
+    raise OSError(28, "No space left on device")
+
+
+def test_a_logging_failure_in_the_worker_is_reported_and_the_run_marked_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from {{ cookiecutter.module_name }} import cli, tracking
+
+    monkeypatch.setattr(cli, "BACKGROUND_TRACKING", True)
+    monkeypatch.setattr(tracking, "log_training", fail_to_log)  # the forked worker inherits it
+    path = write_config(tmp_path)
+    with pytest.raises(OSError, match="No space left on device"):
+        main(["pipeline", "--config", str(path)])
+    project = load_project(path)
+    mlflow.set_tracking_uri(project.tracking_uri)
+    experiment = mlflow.get_experiment_by_name(project.config.tracking.experiment)
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    assert [run.info.status for run in runs] == ["FAILED"]

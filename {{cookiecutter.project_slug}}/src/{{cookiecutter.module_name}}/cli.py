@@ -73,7 +73,7 @@ def evaluate(config: ConfigOption = None) -> None:
 def pipeline(config: ConfigOption = None) -> None:
     """Run data → train → evaluate → promote (MLflow logging overlaps the work, in a second process)."""
     from . import tracking
-    from .tracking_worker import Tracker, result
+    from .tracking_worker import Tracker
 
     project = load_project(config)
     with Tracker(background=BACKGROUND_TRACKING) as tracker:
@@ -93,8 +93,9 @@ def pipeline(config: ConfigOption = None) -> None:
             run_promote(project, tracker, judged[0])
         except Exception:
             # Mark the run FAILED (unless creating it is what failed): the stage's error is reported.
+            tracker.settle()
             with suppress(Exception):
-                tracker.call(tracking.end_run, project, result(run), "FAILED")
+                tracker.call(tracking.end_run, project, tracker.result(run), "FAILED")
             raise
 
 
@@ -213,11 +214,10 @@ def reproduce(
 
 def run_promote(project: Project, tracker: Tracker | None = None, judged: Future[Any] | None = None) -> None:
     from .promotion import apply_decision, promote_model
-    from .tracking_worker import result
 
     with step("promote"):
         if tracker and judged:
-            decision = tracker.call(apply_decision, project, result(judged))
+            decision = tracker.call(apply_decision, project, tracker.result(judged))
         else:
             decision = promote_model(project)
     console.print(f"  registered {decision.name} v{decision.version} as challenger")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -24,14 +26,7 @@ def permutation_importance(
     """
     task = "regression" if metric in REGRESSION else "classification"
     sign = 1.0 if metric_directions(task)[metric] else -1.0  # a drop is always a loss
-    rng = np.random.RandomState(seed)
-    copies = [X]
-    for column in X.columns:
-        for _ in range(REPEATS):
-            shuffled = X.copy()
-            shuffled[column] = X[column].to_numpy()[rng.permutation(len(X))]
-            copies.append(shuffled)
-    scores = score_copies(model, copies, y, task, metric)
+    scores = score_copies(model, shuffled_copies(X, seed), y, task, metric)
     drops = sign * (scores[0] - np.asarray(scores[1:]).reshape(len(X.columns), REPEATS))
     table = {
         column: {"mean": float(row.mean()), "std": float(row.std())}
@@ -40,14 +35,28 @@ def permutation_importance(
     return dict(sorted(table.items(), key=lambda item: -item[1]["mean"]))
 
 
-def score_copies(model: Any, copies: list[pd.DataFrame], y: pd.Series, task: str, metric: str) -> list[float]:
-    """The metric on each copy (all of y's length), scored in batches of stacked copies."""
+def shuffled_copies(X: pd.DataFrame, seed: int) -> Iterator[pd.DataFrame]:
+    """X itself, then X with one column shuffled, REPEATS times per column (made one at a time)."""
+    rng = np.random.RandomState(seed)
+    yield X
+    for column in X.columns:
+        for _ in range(REPEATS):
+            shuffled = X.copy()
+            shuffled[column] = X[column].to_numpy()[rng.permutation(len(X))]
+            yield shuffled
+
+
+def score_copies(
+    model: Any, copies: Iterator[pd.DataFrame], y: pd.Series, task: str, metric: str
+) -> list[float]:
+    """The metric on each copy (all of y's length), scored in batches of stacked copies; only one
+    batch (at most BATCH_ROWS rows, or one copy) is in memory at a time."""
     per_call = max(1, BATCH_ROWS // max(len(y), 1))
     classes = [str(c) for c in getattr(model, "classes_", [])] or None
     truth = y.to_numpy()
     scores: list[float] = []
-    for start in range(0, len(copies), per_call):
-        batch = pd.concat(copies[start : start + per_call], ignore_index=True)
+    while copies_now := list(islice(copies, per_call)):
+        batch = pd.concat(copies_now, ignore_index=True)
         proba = model.predict_proba(batch) if metric in ("roc_auc", "log_loss") else None
         predicted = None if proba is not None else np.asarray(model.predict(batch))
         for index in range(len(batch) // len(y)):

@@ -79,7 +79,10 @@ def build_manifest(project: Project, data_digest: str, files: dict[str, str]) ->
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
     path = directory / MANIFEST_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    # Written aside and renamed into place: the MLflow worker may be reading the previous version.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
     return path
 
 

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from typing import Any
 
 from .errors import UserError
@@ -65,9 +66,24 @@ class Tracker:
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn(*args) after everything queued before it; return its result."""
-        future = self.submit(fn, *args)
-        self.wait()
-        return future.result()
+        return self.result(self.submit(fn, *args))
+
+    def result(self, future: Future[Any]) -> Any:
+        """A queued call's result; a failure of anything queued before it is raised first (once)."""
+        if future in self._pending:
+            while self._pending:
+                earlier = self._pending.pop(0)
+                result(earlier)
+                if earlier is future:
+                    break
+        return result(future)
+
+    def settle(self) -> None:
+        """Wait for every queued call, ignoring failures (the caller is already reporting one)."""
+        for future in self._pending:
+            with suppress(Exception):
+                future.result()
+        self._pending.clear()
 
     def wait(self) -> None:
         """Wait for every queued call; raise the first failure."""

@@ -17,7 +17,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from . import model_io, onnx_export, tracking_worker
+from . import model_io, onnx_export
 from .config import Project
 from .data import digest, load_processed
 from .errors import ConfigError, DataError
@@ -187,7 +187,7 @@ def train_model(
     train, test, contract = load_processed(project)
     result = fit_models(project, train, contract)
     data_digest = digest(pd.concat([train, test]))
-    run_id = tracking_worker.result(run) if run else tracker.call(tracking.start_run, project)
+    run_id = tracker.result(run) if run else tracker.call(tracking.start_run, project)
     tracker.submit(tracking.log_training, project, run_id, result, train, contract, data_digest)
     metadata = export(project, result, contract, data_digest, run_id)
     manifest = build_manifest(project, data_digest, metadata["files"])
