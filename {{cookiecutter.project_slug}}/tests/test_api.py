@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.module_name }}.api import create_app
 from {{ cookiecutter.module_name }}.config import Project, load_project
+from {{ cookiecutter.module_name }}.middleware import PredictFastPath
 from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
 from {{ cookiecutter.module_name }}.predictor import FLOAT32_MAX, Scores, SkopsPredictor
 from {{ cookiecutter.module_name }}.schema import (
@@ -400,6 +402,87 @@ def test_internal_failure_returns_500_without_a_trace(
         response = test_client.post("/predict", json=record)
     assert response.status_code == 500
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+# --- the fast path: valid predictions answered below FastAPI, with the route's very answers ----
+
+
+@pytest.fixture(scope="module")
+def route_client(trained_project: Project) -> Iterator[TestClient]:
+    """The API without the fast path: every request goes through FastAPI's route."""
+    with TestClient(create_app(trained_project, fast_path=False)) as test_client:
+        yield test_client
+
+
+def fuzzed_bodies(record: dict[str, Any], count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Seeded (path, JSON text) pairs: valid records and records broken in every way we know."""
+    rng = random.Random(seed)
+    odd_values = [None, "", "x", "12", 12, 12.5, -1e30, 1e39, True, 0, 1, [], {}, "NaN", 10**400]
+    names = list(record)
+    bodies = [("/predict", json.dumps(record)), ("/predict/batch", json.dumps({"records": [record] * 3}))]
+    for _ in range(count):
+        broken = dict(record)
+        for _ in range(rng.randint(1, 3)):
+            action = rng.random()
+            if action < 0.6:
+                broken[rng.choice(names)] = rng.choice([*odd_values, record[rng.choice(names)]])
+            elif action < 0.8:
+                broken.pop(rng.choice(names), None)
+            else:
+                broken[rng.choice(["extra", names[0].upper(), "records"])] = 1
+        text = json.dumps(broken)
+        if rng.random() < 0.1:
+            text = text.replace("1e+39", "Infinity").replace("12.5", "NaN")
+        if rng.random() < 0.3:
+            bodies.append(("/predict/batch", '{"records": [' + json.dumps(record) + ", " + text + "]}"))
+        else:
+            bodies.append(("/predict", text))
+    bodies += [
+        ("/predict", '{"oops": '),
+        ("/predict", "[]"),
+        ("/predict", "null"),
+        ("/predict", ""),
+        ("/predict/batch", '{"records": []}'),
+        ("/predict/batch", json.dumps([record])),
+    ]
+    return bodies
+
+
+def test_fast_path_answers_exactly_as_the_fastapi_route(
+    client: TestClient, route_client: TestClient, record: dict[str, Any]
+) -> None:
+    content_types = ["application/json", "Application/JSON; charset=utf-8", "application/x+json", "text/plain"]  # fmt: skip
+    for index, (path, body) in enumerate(fuzzed_bodies(record, 300)):
+        content_type = content_types[index % len(content_types)]
+        fast, route = (post_raw(each, path, body, content_type) for each in (client, route_client))
+        assert (fast.status_code, fast.content) == (route.status_code, route.content), (path, body)
+        assert fast.headers["content-type"] == route.headers["content-type"]
+        assert fast.status_code < 500, (path, body, fast.text)
+
+
+def test_fast_path_serves_valid_requests_and_hands_the_rest_to_fastapi(
+    trained_project: Project, record: dict[str, Any]
+) -> None:
+    app = create_app(trained_project)
+    with TestClient(app) as test_client:
+        layer = app.middleware_stack
+        while not isinstance(layer, PredictFastPath):
+            layer = layer.app
+        route, delegated = layer.app, []
+
+        async def spy(scope: Any, receive: Any, send: Any) -> None:
+            delegated.append(scope["path"])
+            await route(scope, receive, send)
+
+        layer.app = spy
+        assert test_client.post("/predict", json=record).status_code == 200
+        assert test_client.post("/predict/batch", json={"records": [record, record]}).status_code == 200
+        assert delegated == [], "valid requests are answered by the fast path"
+        assert test_client.post("/predict", json={**record, "extra": 1}).status_code == 422
+        assert test_client.get("/health").status_code == 200
+        assert delegated == ["/predict", "/health"]
+        metrics = test_client.get("/metrics").text
+    assert 'http_requests_total{path="/predict",status="200"} 1' in metrics, "counted like any request"
 
 
 # --- runtimes, the import boundary, and a real server ---------------------------------------

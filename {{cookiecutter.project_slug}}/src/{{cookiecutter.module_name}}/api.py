@@ -22,19 +22,20 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from . import model_io, prometheus
 from .answers import AnswerFormat, Answers
 from .batching import InlineBatcher, MicroBatcher
 from .config import Project, load_project
+from .middleware import PredictFastPath, RequestMetrics
 from .payloads import ApiModels, build_models
 from .prediction_log import PredictionLog
 from .predictor import Predictor, Scores, load_contract, load_predictor
 
 logger = logging.getLogger(__name__)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-STATUS_TEXT = {code: str(code) for code in (200, 404, 405, 415, 422, 500, 503)}
 ERRORS = {
     415: {"description": "The body is not JSON (Content-Type must be application/json)."},
     422: {
@@ -57,6 +58,26 @@ class ServingState:
         self.format = AnswerFormat(metadata.get("classes"), self.version)  # the predictor's, once loaded
         self.metrics = ServingMetrics(metadata)
         self.log = PredictionLog(None)  # replaced by the configured log when the model is loaded
+
+    async def predict(self, records: Sequence[BaseModel], *, batch: bool, started: float) -> bytes:
+        """Score validated records; return the response body (POST /predict's, or the batch's).
+
+        Args:
+            started: time.perf_counter() when the request arrived (the logged latency starts there).
+        """
+        assert self.batcher is not None, "the model is loaded in the app's lifespan"
+        if batch:
+            rows, warnings = zip(*(self.models.to_row(record) for record in records), strict=True)
+        else:
+            row, flags = self.models.to_row(records[0])
+            rows, warnings = (row,), (flags,)
+        scores = await self.batcher.submit(list(rows))
+        refuse_non_finite(scores, batch=batch)
+        answers = self.answer(scores, warnings)
+        if self.log.enabled:
+            features = [record.model_dump_json(by_alias=True) for record in records]
+            self.log.add_json(features, answers.predictions, answers.probabilities, started)
+        return self.format.batch_response(answers) if batch else self.format.response(answers)
 
     def answer(self, scores: Scores, warnings: Sequence[list[str]]) -> Answers:
         """The rows' answers as JSON text, counted in /metrics."""
@@ -95,8 +116,13 @@ class ServingMetrics:
         return [self.model, self.requests, self.latency, self.batch_rows, task_metric, self.warnings]
 
 
-def create_app(project: Project | None = None) -> FastAPI:
-    """Build the API for the project's exported model (configs/config.yaml found from here by default)."""
+def create_app(project: Project | None = None, *, fast_path: bool = True) -> FastAPI:
+    """Build the API for the project's exported model (configs/config.yaml found from here by default).
+
+    Args:
+        fast_path: answer valid prediction requests below FastAPI's routing (middleware.py); the
+            answers are the same either way, only cheaper.
+    """
     project = project or load_project()
     serving = project.config.serving
     metadata = model_io.read_metadata(project.models_dir)
@@ -137,7 +163,9 @@ def create_app(project: Project | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.serving = state
-    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    if fast_path:
+        app.add_middleware(PredictFastPath, state=state)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)  # added last: the outermost, it sees all
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, undecodable_body)
     app.add_exception_handler(NonFiniteAnswer, non_finite_answer)
@@ -192,66 +220,20 @@ def add_routes(app: FastAPI, state: ServingState, project: Project) -> None:
     @app.post("/predict", response_model=models.response, tags=["predict"], responses=ERRORS)
     async def predict(record: models.record) -> Response:  # type: ignore[valid-type]
         """Score one record (concurrent calls are micro-batched into one model call)."""
-        started = time.perf_counter()
-        row, warnings = models.to_row(record)
-        scores = await state.batcher.submit([row])
-        refuse_non_finite(scores, batch=False)
-        answers = state.answer(scores, [warnings])
-        if state.log.enabled:
-            features = [record.model_dump_json(by_alias=True)]
-            state.log.add_json(features, answers.predictions, answers.probabilities, started)
-        return Response(state.format.response(answers), media_type="application/json")
+        body = await state.predict([record], batch=False, started=time.perf_counter())
+        return Response(body, media_type="application/json")
 
     @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS)
     async def predict_batch(request: models.batch_request) -> Response:  # type: ignore[valid-type]
         """Score a list of records (at most serving.max_batch_rows) in one call."""
-        started = time.perf_counter()
-        records = request.records
-        rows, warnings = zip(*(models.to_row(record) for record in records), strict=True)
-        scores = await state.batcher.submit(list(rows))
-        refuse_non_finite(scores, batch=True)
-        answers = state.answer(scores, warnings)
-        if state.log.enabled:
-            features = [record.model_dump_json(by_alias=True) for record in records]
-            state.log.add_json(features, answers.predictions, answers.probabilities, started)
-        return Response(state.format.batch_response(answers), media_type="application/json")
+        body = await state.predict(request.records, batch=True, started=time.perf_counter())
+        return Response(body, media_type="application/json")
 
     @app.get("/metrics", tags=["status"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
         """Request counts and latencies, batch sizes and predictions, in the Prometheus text format."""
         families = [*state.metrics.all(), *state.log.metrics()]
         return PlainTextResponse(prometheus.render(families), media_type=PROMETHEUS_TEXT)
-
-
-class RequestMetrics:
-    """Count requests and time them per route (a plain ASGI middleware: cheap on the hot path)."""
-
-    def __init__(self, app: Any, metrics: ServingMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.paths = {"/health", "/ready", "/model", "/predict", "/predict/batch", "/metrics", "/docs"}
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), 500
-
-        async def send_and_note(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                # Server-Timing: the time spent in the app, so clients can tell it from the network.
-                elapsed = f"app;dur={(time.perf_counter() - started) * 1000:.2f}".encode()
-                message["headers"] = [*message.get("headers", ()), (b"server-timing", elapsed)]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            path = scope["path"] if scope["path"] in self.paths else "other"
-            self.metrics.requests.inc(path=path, status=STATUS_TEXT.get(status) or str(status))
-            self.metrics.latency.observe(time.perf_counter() - started, path=path)
 
 
 class NonFiniteAnswer(Exception):
