@@ -28,6 +28,7 @@ from {{ cookiecutter.module_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.module_name }}.prediction_store import PredictionStore, printable_url
 from {{ cookiecutter.module_name }}.schema import Contract
 from {{ cookiecutter.module_name }}.simulate import to_record
+from {{ cookiecutter.module_name }}.store_process import StoreProcess, StoreProcessError
 
 from .test_serve import free_port
 
@@ -92,6 +93,35 @@ def test_log_counts_and_reports_records_it_cannot_keep(
     assert "buffer full" in caplog.text and "could not be written" in caplog.text
     rendered = "\n".join(line for counter in log.metrics() for line in counter.render())
     assert "prediction_log_dropped_total 12" in rendered
+
+
+def test_writer_process_loses_nothing_when_it_is_killed(tmp_path: Path) -> None:
+    store = StoreProcess(f"sqlite:///{tmp_path / 'log.db'}")
+    log = PredictionLog(store, model_version="1", runtime="onnx", flush_seconds=0.02)
+    log.start()
+    try:
+        for index in range(10):
+            log.add([{"x": float(index)}], [{"prediction": "a"}], time.perf_counter())
+        wait_until_written(log)
+        assert store._process is not None
+        store._process.kill()  # as if the OOM killer took it: the next write starts a new one
+        log.add([{"x": 1.0}, {"x": 2.0}], [{"prediction": "a"}, {"prediction": "b"}], time.perf_counter())
+        wait_until_written(log)
+    finally:
+        log.close()
+    assert (log.written, log.dropped) == (12, 0)
+    assert PredictionStore(f"sqlite:///{tmp_path / 'log.db'}").count() == 12
+
+
+def test_writer_process_reports_the_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log's folder should be")
+    store = StoreProcess(f"sqlite:///{blocker / 'log.db'}")
+    try:
+        with pytest.raises(StoreProcessError, match=r"not-a-folder|directory"):
+            store.connect()
+    finally:
+        store.dispose()
 
 
 def test_api_logs_one_row_per_prediction_and_never_a_sensitive_column(

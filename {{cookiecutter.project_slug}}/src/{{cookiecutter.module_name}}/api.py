@@ -75,8 +75,7 @@ class ServingState:
         refuse_non_finite(scores, batch=batch)
         answers = self.answer(scores, warnings)
         if self.log.enabled:
-            features = [record.model_dump_json(by_alias=True) for record in records]
-            self.log.add_json(features, answers.predictions, answers.probabilities, started)
+            self.log.add_rendered(rows, answers.predictions, answers.probabilities, started)
         return self.format.batch_response(answers) if batch else self.format.response(answers)
 
     def answer(self, scores: Scores, warnings: Sequence[list[str]]) -> Answers:

@@ -1,13 +1,15 @@
 """The prediction log: every served prediction, written to a SQL table off the response path.
 
-The API hands each answered request to `PredictionLog.add_json` with the features and answers
-already as JSON text (the response is built from the same text, see answers.py). It makes one
-table row per scored row — a tuple of text and numbers — and appends them to a bounded in-memory
-buffer: a few microseconds, on the event loop. A background thread writes the buffer in batches
-to the store (prediction_store.py): a SQLite file by default, or any database from
-`monitoring.url` or $PREDICTION_LOG_URL (PostgreSQL at scale). The thread does no per-row Python
-work: it shares the interpreter lock (GIL) with the API, and Python work there slowed the API
-down more than the same work on the event loop (benchmarks/monitoring_bench.py).
+The API hands each answered request to `PredictionLog.add_rendered`: the feature dicts it scored
+and the answers as the JSON text its response was built from (answers.py). On the event loop that
+is one tuple appended to a bounded in-memory buffer — no serializing, no per-row work: under load
+even a few microseconds of it there cost the API several percent of its throughput, because they
+run between model calls that have evicted the caches. A background thread takes the buffer in
+batches and hands them to the store (prediction_store.py), which turns each request into table
+rows and inserts them: a SQLite file by default, or any database from `monitoring.url` or
+$PREDICTION_LOG_URL (PostgreSQL at scale). In the API the store runs in a child process
+(store_process.py), so that work never competes with the event loop for the interpreter lock;
+the thread only ships the batches and waits (benchmarks/monitoring_bench.py measures the cost).
 
 A failing or slow store never fails a prediction: the thread keeps the unwritten rows and retries
 with a growing pause, so a store that is briefly down loses nothing. Only when the buffer is full
@@ -27,17 +29,16 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from . import prometheus
 from .config import Project
-from .prediction_store import PredictionStore
+from .prediction_store import ROWS, PredictionStore, Request
+from .store_process import StoreProcess
 
 logger = logging.getLogger(__name__)
 MAX_RETRY_PAUSE_S = 30.0
 WRITE_CHUNK_ROWS = 2000  # rows per transaction
-Row = tuple[Any, ...]  # the values of prediction_store.COLUMNS, JSON columns as JSON text
 
 
 class PredictionLog:
@@ -45,7 +46,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        store: PredictionStore | None,
+        store: PredictionStore | StoreProcess | None,
         *,
         model_version: str = "",
         runtime: str = "",
@@ -60,9 +61,8 @@ class PredictionLog:
         self._failures = 0  # consecutive failed writes: the retry pause doubles with each
         # Request ids: random per process (unique across workers and restarts), then a count.
         self._process_id, self._request_numbers = os.urandom(6).hex(), itertools.count(1)
-        self._buffer: list[Row] = []  # rows to write, not yet taken by the writer
-        self._waiting = 0  # records accepted and not yet written (buffered or being retried)
-        self._second, self._second_text = -1, ""  # the current second, as created_at text
+        self._buffer: list[Request] = []  # requests to write, not yet taken by the writer
+        self._waiting = 0  # rows accepted and not yet written (buffered or being retried)
         self._refusal_logged = -math.inf
         self._lock = threading.Lock()
         self._wake = threading.Event()  # enough records buffered: write now
@@ -72,9 +72,10 @@ class PredictionLog:
 
     @classmethod
     def for_project(cls, project: Project, model_version: str, runtime: str) -> PredictionLog:
-        """The log `monitoring:` configures (disabled when log_predictions is false)."""
+        """The log `monitoring:` configures (disabled when log_predictions is false), its store
+        in a child process."""
         settings = project.config.monitoring
-        store = PredictionStore(project.prediction_log_url) if settings.log_predictions else None
+        store = StoreProcess(project.prediction_log_url) if settings.log_predictions else None
         return cls(
             store,
             model_version=model_version,
@@ -97,52 +98,43 @@ class PredictionLog:
     def add(self, rows: Sequence[dict[str, Any]], answers: Sequence[dict[str, Any]], started: float) -> None:
         """Queue rows and their answers given as dicts ({"prediction": ..., "probabilities": ...}).
 
-        For scripts and tests; the API has the JSON text already and calls add_json.
+        For scripts and tests; the API has the answers as JSON text already and calls add_rendered.
         """
         dumps = json.dumps
         predictions = [dumps(answer["prediction"]) for answer in answers]
         probabilities = [dumps(answer.get("probabilities")) for answer in answers]
-        self.add_json([dumps(row) for row in rows], predictions, probabilities, started)
+        self.add_rendered(rows, predictions, probabilities, started)
 
-    def add_json(
+    def add_rendered(
         self,
-        features: Sequence[str],
+        rows: Sequence[dict[str, Any]],
         predictions: Sequence[str],
         probabilities: Sequence[str] | None,
         started: float,
     ) -> None:
-        """Queue one request's rows, each item JSON text; `started` is its time.perf_counter() at arrival.
+        """Queue one request: its feature rows, and each row's answer as JSON text.
 
         Args:
+            rows: {feature: value} per scored row (str, float, bool or None values); kept as they
+                are until the store writes them, so they must not change afterwards.
             probabilities: None for regression (logged as JSON null).
+            started: time.perf_counter() when the request arrived.
         """
         if self.store is None:
             return
-        latency_ms = (time.perf_counter() - started) * 1000
-        head = (self._now(), f"{self._process_id}-{next(self._request_numbers)}")
-        tail = (self.model_version, self.runtime, latency_ms)
-        values = zip(features, predictions, probabilities or ["null"] * len(features), strict=True)
-        rows = [(*head, index, *tail, *row) for index, row in enumerate(values)]
+        request = (time.time(), self._process_id, next(self._request_numbers), self.model_version,
+                   self.runtime, (time.perf_counter() - started) * 1000, rows, predictions, probabilities)  # fmt: skip
         with self._lock:
             if self._waiting + len(rows) > self.capacity:
                 self._refuse(len(rows))
                 return
-            self._buffer.extend(rows)
+            self._buffer.append(request)
             self._waiting += len(rows)
             # Wake the writer once, when the buffer reaches flush_rows: waking it for every request
             # would make it write many small batches, each costing a transaction.
-            crossed = len(self._buffer) >= self.flush_rows > len(self._buffer) - len(rows)
+            crossed = self._waiting >= self.flush_rows > self._waiting - len(rows)
         if crossed:
             self._wake.set()
-
-    def _now(self) -> str:
-        """UTC now as SQLAlchemy writes a DateTime ("2025-01-31 12:00:00.123456"), formatted once a second."""
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            start = datetime.fromtimestamp(second, timezone.utc)
-            self._second, self._second_text = second, start.strftime("%Y-%m-%d %H:%M:%S")
-        return f"{self._second_text}.{int((now - second) * 1_000_000):06d}"
 
     def _refuse(self, rows: int) -> None:
         self.dropped += rows
@@ -198,7 +190,7 @@ class PredictionLog:
         with contextlib.suppress(Exception):  # a store that is down now is retried at each write
             # Import SQLAlchemy and create the table at start-up, not under the first requests.
             self.store.connect()  # type: ignore[union-attr]
-        pending: list[Row] = []
+        pending: list[Request] = []
         while True:
             stopping = self._stop.is_set()
             with self._lock:
@@ -214,22 +206,27 @@ class PredictionLog:
                 self._wake.wait(self.flush_seconds)
             self._wake.clear()
 
-    def _write(self, records: list[Row]) -> list[Row]:
-        """Write records in chunks; return those not written."""
-        for start in range(0, len(records), WRITE_CHUNK_ROWS):
-            chunk = records[start : start + WRITE_CHUNK_ROWS]
+    def _write(self, requests: list[Request]) -> list[Request]:
+        """Write requests in chunks of about WRITE_CHUNK_ROWS rows; return those not written."""
+        start = 0
+        while start < len(requests):
+            stop, rows = start, 0
+            while stop < len(requests) and (rows < WRITE_CHUNK_ROWS or stop == start):
+                rows += len(requests[stop][ROWS])
+                stop += 1
             try:
-                self.store.write(chunk)  # type: ignore[union-attr]
+                self.store.write(requests[start:stop])  # type: ignore[union-attr]
             except Exception as exc:  # any store failure: keep the records, retry later
                 self.write_errors += 1
                 self._failures += 1
                 logger.warning(
                     "prediction log: %d records not written yet, will retry (%s)",
-                    len(records) - start, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    self._waiting, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                 )  # fmt: skip
-                return records[start:]
+                return requests[start:]
             self._failures = 0
             with self._lock:
-                self._waiting -= len(chunk)
-            self.written += len(chunk)
+                self._waiting -= rows
+            self.written += rows
+            start = stop
         return []

@@ -1,12 +1,17 @@
 """The SQL table behind the prediction log: its schema, and fast batched inserts through SQLAlchemy.
 
 SQLite (a file, the default) or any database SQLAlchemy reaches — PostgreSQL at scale. Times are
-UTC; features, prediction and probabilities are JSON.
+UTC; features, prediction and probabilities are JSON. The log hands over whole requests
+(`Request`), and the store turns them into table rows: that work happens where the store runs,
+in the API's case a child process (store_process.py), not on the API's event loop.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,41 @@ ROWS_PER_INSERT = 100  # rows per INSERT statement (9 values each: under SQLite'
 # The columns the writer fills, in the order of the values of each row it writes.
 COLUMNS = ("created_at", "request_id", "row_index", "model_version", "runtime", "latency_ms", "features",
            "prediction", "probabilities")  # fmt: skip
+
+
+# One logged request: (time.time(), process id, request number, model version, runtime,
+# latency in ms, feature rows as dicts, each row's prediction as JSON text, each row's class
+# probabilities as JSON text or None for regression). Plain values only: it crosses a pipe.
+Request = tuple[Any, ...]
+ROWS = 6  # the index of the feature rows in a Request
+
+
+def table_rows(requests: Sequence[Request]) -> list[tuple[Any, ...]]:
+    """One tuple of COLUMNS values per scored row; features as compact JSON, times as UTC text."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+    rows, second, second_text = [], -1, ""
+    for (
+        created,
+        process_id,
+        number,
+        version,
+        runtime,
+        latency_ms,
+        features,
+        predictions,
+        probabilities,
+    ) in requests:
+        whole = int(created)
+        if whole != second:  # format the date once a second
+            second = whole
+            second_text = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        created_at = f"{second_text}.{int((created - whole) * 1_000_000):06d}"  # as SQLAlchemy writes it
+        request_id = f"{process_id}-{number}"
+        for index, row in enumerate(features):
+            probability = "null" if probabilities is None else probabilities[index]
+            rows.append((created_at, request_id, index, version, runtime, latency_ms, dumps(row),
+                         predictions[index], probability))  # fmt: skip
+    return rows
 
 
 def define_table(metadata: Any) -> Any:
@@ -88,12 +128,13 @@ class PredictionStore:
             self._engine, self._table = engine, table
         return self._engine, self._table
 
-    def write(self, rows: list[tuple[Any, ...]]) -> None:
-        """Insert rows in one transaction; each holds the COLUMNS values, JSON columns as JSON text.
+    def write(self, requests: Sequence[Request]) -> None:
+        """Insert the requests' rows in one transaction.
 
         Times are text, as SQLAlchemy writes them (the database turns them into its own type).
         """
         engine, _ = self.connect()
+        rows = table_rows(requests)
         with engine.begin() as connection:
             if not self._row_values:  # a driver with named parameters: one call per row
                 connection.exec_driver_sql(
