@@ -3,8 +3,9 @@ and `monitor` over 100k logged predictions.
 
 Starts two copies of the API on the same model — one logging every prediction to a SQLite file,
 one with `monitoring.log_predictions: false` — and drives them in turns with the serving
-benchmark's load (N keep-alive connections sending single held-out rows), so that both see the
-same machine. Then checks that the log holds one row per prediction served, writes 100k
+benchmark's load (N keep-alive connections sending single held-out rows; wrk when installed), so
+that both see the same machine. CPU per request counts the server's whole process tree, so the
+log's writer process is included. Then checks that the log holds one row per prediction served, writes 100k
 predictions to a fresh log and times `{{ cookiecutter.module_name }} monitor --rows 100000` end to end.
 
     make pipeline && python benchmarks/monitoring_bench.py
@@ -15,7 +16,6 @@ Targets (issue: monitoring): logging costs <= 5% of single-row req/s; monitor ov
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_bench import drive, free_port, held_out_records, start, stop  # noqa: E402
+from serve_bench import cpu_seconds, drive, free_port, held_out_records, load_client, start, stop  # noqa: E402
 
 
 def write_config(project: Any, folder: Path, **monitoring: Any) -> Path:
@@ -57,15 +57,6 @@ def metric(port: int, name: str) -> float:
             if line.startswith(name):
                 return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time the process used so far, all threads (Linux /proc; 0 elsewhere)."""
-    stat = Path(f"/proc/{pid}/stat")
-    if not stat.is_file():
-        return 0.0
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fill_log(project: Any, rows: int) -> float:
@@ -104,7 +95,14 @@ def main() -> int:
     parser.add_argument(
         "--monitor-rows", type=int, default=100_000, help="logged rows for the monitor timing"
     )
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator (auto: wrk if installed)",
+    )
     args = parser.parse_args()
+    client = load_client(args.client)
 
     project = load_project(args.config)
     records, _ = held_out_records(project)
@@ -140,11 +138,11 @@ def main() -> int:
         try:
             for _ in range(args.rounds):
                 for name, (process, port) in servers.items():
-                    cpu, count = cpu_seconds(process.pid), metric(port, served_metric)
-                    load = asyncio.run(drive(port, "/predict", bodies, args.connections, args.seconds))
+                    cpu, count = cpu_seconds(process.pid) or 0.0, metric(port, served_metric)
+                    load = drive(port, "/predict", bodies, args.connections, args.seconds, client)
                     rates[name].append(load.rps)
                     requests = metric(port, served_metric) - count
-                    cpu_us[name].append((cpu_seconds(process.pid) - cpu) / max(requests, 1) * 1e6)
+                    cpu_us[name].append(((cpu_seconds(process.pid) or 0.0) - cpu) / max(requests, 1) * 1e6)
             on_port = servers["log on"][1]
             deadline = time.monotonic() + 30
             while metric(on_port, "prediction_log_waiting") and time.monotonic() < deadline:
@@ -157,7 +155,7 @@ def main() -> int:
 
         on, off = (statistics.median(rates[name]) for name in ("log on", "log off"))
         print(
-            f"\n{args.connections} connections, single-row POST /predict, {args.rounds} rounds of {args.seconds:g} s each"
+            f"\n{args.connections} connections, single-row POST /predict from {client}, {args.rounds} rounds of {args.seconds:g} s each"
         )
         print(f"{'server':<10}{'median req/s':>14}{'CPU µs/request':>16}   req/s by round")
         for name, values in rates.items():

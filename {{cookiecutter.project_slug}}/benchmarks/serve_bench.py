@@ -4,7 +4,9 @@ Starts, one after another and on the same exported model: this project's API
 (`{{ cookiecutter.module_name }} serve`), `mlflow models serve` on the same MLflow run's model, and
 a FastAPI endpoint that parses the same JSON and returns a constant (the ceiling for any Python
 API on this machine). Drives each with the same bounded load — N keep-alive connections sending
-single held-out rows back to back, from this process — and prints req/s, p50, p99 and the ratios.
+single held-out rows back to back — and prints req/s, p50, p99 and the ratios. The load comes from
+wrk when it is installed (`apt-get install wrk`; one C thread, so the servers get most of the
+machine), else from this process (asyncio; on a 2-core machine it takes a core of its own).
 Also: seconds from process start until /ready answers, and the server time of a 1000-row batch.
 
     make pipeline && python benchmarks/serve_bench.py               # the default model (ONNX runtime)
@@ -25,6 +27,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -56,7 +60,8 @@ class Load:
     requests: int  # measured (after the warm-up)
     errors: int
     seconds: float
-    latencies: list[float]
+    p50_ms: float
+    p99_ms: float
     sent: int = 0  # all requests, warm-up included
     cpu_seconds: float | None = None  # the server's CPU time (its process tree) during the run
 
@@ -64,9 +69,24 @@ class Load:
     def rps(self) -> float:
         return self.requests / self.seconds
 
-    def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else float("nan")
+
+def percentile_ms(latencies: list[float], share: float) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def load_client(choice: str) -> str:
+    """The load generator: "wrk" when asked for or (auto) installed, else "python"."""
+    if choice == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--client wrk: wrk is not on PATH (apt-get install wrk, or use --client python)")
+    return "wrk" if choice == "wrk" or (choice == "auto" and shutil.which("wrk")) else "python"
+
+
+def drive(port: int, path: str, bodies: list[bytes], connections: int, seconds: float, client: str) -> Load:
+    """Keep `connections` keep-alive connections busy for `seconds` (after a 1 s warm-up)."""
+    if client == "wrk":
+        return drive_wrk(port, path, bodies, connections, seconds)
+    return asyncio.run(drive_python(port, path, bodies, connections, seconds))
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str]]:
@@ -91,8 +111,8 @@ def request_bytes(path: str, body: bytes) -> bytes:
     return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
-async def drive(port: int, path: str, bodies: list[bytes], connections: int, seconds: float) -> Load:
-    """Keep `connections` keep-alive connections busy for `seconds` (after a 1 s warm-up)."""
+async def drive_python(port: int, path: str, bodies: list[bytes], connections: int, seconds: float) -> Load:
+    """The load from this process: asyncio connections, each sending its next request on the answer."""
     loop = asyncio.get_running_loop()
     warm_until = loop.time() + 1.0
     stop_at = warm_until + seconds
@@ -114,7 +134,65 @@ async def drive(port: int, path: str, bodies: list[bytes], connections: int, sec
         writer.close()
 
     await asyncio.gather(*(connection(i) for i in range(connections)))
-    return Load(len(latencies), errors, seconds, latencies, sent[0])
+    p50, p99 = percentile_ms(latencies, 0.5), percentile_ms(latencies, 0.99)
+    return Load(len(latencies), errors, seconds, p50, p99, sent[0])
+
+
+WRK_SCRIPT = """
+local bodies = { %s }
+local requests = {}
+for i, body in ipairs(bodies) do
+  requests[i] = wrk.format("POST", "%s", {["Content-Type"] = "application/json"}, body)
+end
+local index = 0
+request = function()
+  index = index %% #requests + 1
+  return requests[index]
+end
+"""
+
+
+def drive_wrk(port: int, path: str, bodies: list[bytes], connections: int, seconds: float) -> Load:
+    """The load from wrk (one thread), cycling through the same bodies; a 1 s run first to warm up."""
+
+    def lua_string(body: bytes) -> str:  # every byte but plain ASCII as a decimal escape
+        return '"' + "".join(chr(b) if 32 <= b < 127 and b not in b'"\\' else f"\\{b}" for b in body) + '"'
+
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder, "bodies.lua")
+        script.write_text(WRK_SCRIPT % (",".join(lua_string(body) for body in bodies), path))
+        url = f"http://127.0.0.1:{port}{path}"
+        command = ["wrk", "-t1", f"-c{connections}", "--latency", "-s", str(script), url]
+        warm_up = subprocess.run([*command, "-d1s"], capture_output=True, text=True, check=True).stdout
+        output = subprocess.run(
+            [*command, f"-d{seconds:g}s"], capture_output=True, text=True, check=True
+        ).stdout
+    counts = [_wrk_figure(report, r"(\d+) requests in ([\d.]+)(\w+)") for report in (warm_up, output)]
+    requests, measured = (
+        int(counts[1][0]),
+        float(counts[1][1]) * {"ms": 1e-3, "s": 1.0, "m": 60.0}[counts[1][2]],
+    )
+    non_2xx = _wrk_figure(output, r"Non-2xx or 3xx responses: (\d+)", default="0")[0]
+    socket_errors = _wrk_figure(
+        output, r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
+    )
+    errors = int(non_2xx) + sum(int(count) for count in socket_errors if count)
+    p50, p99 = (_wrk_ms(_wrk_figure(output, rf"\s{share}%\s+([\d.]+)(\w+)")) for share in (50, 99))
+    return Load(requests, errors, measured, p50, p99, requests + int(counts[0][0]))
+
+
+def _wrk_figure(output: str, pattern: str, default: str | None = None) -> tuple[str, ...]:
+    match = re.search(pattern, output)
+    if match is None:
+        if default is None:
+            return ("",) * re.compile(pattern).groups
+        return (default,)
+    return match.groups()
+
+
+def _wrk_ms(figure: tuple[str, ...]) -> float:
+    value, unit = figure
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -229,7 +307,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per server and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the servers take turns in each")
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator (auto: wrk if installed)",
+    )
     args = parser.parse_args()
+    client = load_client(args.client)
 
     project = load_project(args.config)
     records, run_id = held_out_records(project)
@@ -280,30 +365,37 @@ def main() -> int:
         for _ in range(args.rounds):
             for name, (pid, port, path, bodies) in servers.items():
                 before = cpu_seconds(pid)
-                load = asyncio.run(drive(port, path, bodies, args.connections, args.seconds))
+                load = drive(port, path, bodies, args.connections, args.seconds, client)
                 after = cpu_seconds(pid)
                 load.cpu_seconds = None if before is None or after is None else after - before
                 rounds[name].append(load)
 
-    report(rounds, runtime, ready_s, mlflow_ready, batch_ms, args.connections, project.config.model.family)
+    report(
+        rounds,
+        runtime,
+        ready_s,
+        mlflow_ready,
+        batch_ms,
+        args.connections,
+        project.config.model.family,
+        client,
+    )
     return 0
 
 
 def report(rounds: dict[str, list[Load]], runtime: str, ready_s: float, mlflow_ready: float | None,
-           batch_ms: float, connections: int, family: str) -> None:  # fmt: skip
-    """Print the median req/s over the rounds, pooled latency percentiles, and the ratios."""
+           batch_ms: float, connections: int, family: str, client: str) -> None:  # fmt: skip
+    """Print the median req/s, p50 and p99 over the rounds, and the ratios."""
     rps = {name: statistics.median(load.rps for load in loads) for name, loads in rounds.items()}
-    print(f"\nmodel family {family}, runtime {runtime}; {connections} connections, single-row POSTs, "
-          f"{len(next(iter(rounds.values())))} rounds (median req/s)\n")  # fmt: skip
+    print(f"\nmodel family {family}, runtime {runtime}; {connections} connections, single-row POSTs from "
+          f"{client}, {len(next(iter(rounds.values())))} rounds (medians)\n")  # fmt: skip
     print(f"{'server':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/req':>12}")
     cpu = {name: _cpu_per_request(loads) for name, loads in rounds.items()}
     for name, loads in rounds.items():
-        pooled = Load(
-            0, sum(load.errors for load in loads), 1.0, [x for load in loads for x in load.latencies]
-        )
-        p50, p99 = pooled.percentile(0.5), pooled.percentile(0.99)
+        errors = sum(load.errors for load in loads)
+        p50, p99 = (statistics.median(getattr(load, name) for load in loads) for name in ("p50_ms", "p99_ms"))
         per_request = f"{cpu[name]:>12.0f}" if cpu[name] else f"{'n/a':>12}"
-        print(f"{name:<22}{rps[name]:>9.0f}{p50:>9.2f}{p99:>9.2f}{pooled.errors:>8}{per_request}")
+        print(f"{name:<22}{rps[name]:>9.0f}{p50:>9.2f}{p99:>9.2f}{errors:>8}{per_request}")
     print()
     if "mlflow models serve" in rps:
         target = 10 if runtime == "onnx" else 5
