@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.module_name }}.api import create_app
 from {{ cookiecutter.module_name }}.config import Project, load_project
-from {{ cookiecutter.module_name }}.middleware import PredictFastPath
+from {{ cookiecutter.module_name }}.middleware import PredictFastPath, RequestMetrics
 from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.payloads import input_limit
 from {{ cookiecutter.module_name }}.predictor import FLOAT32_MAX, Scores, SkopsPredictor
 from {{ cookiecutter.module_name }}.schema import (
     BOOLEAN,
@@ -230,17 +231,17 @@ def test_predict_non_finite_number_returns_422(
     ]
 
 
-def test_predict_number_beyond_float32_returns_422(
+def test_predict_number_beyond_the_limit_returns_422(
     client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:
-    name = first(contract, NUMERIC)
-    if name is None:
+    feature = next((feature for feature in contract.features if feature.kind == NUMERIC), None)
+    if feature is None:
         pytest.skip("no numeric feature")
-    response = client.post("/predict", json={**record, name: 1e300})
+    response = client.post("/predict", json={**record, feature.name: 1e300})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
-        {"field": name, "reason": "must be at most 3.4e38 (the model computes in 32-bit floats)"}
-    ]
+    limit = input_limit(feature)
+    reason = f"must be between {-limit:g} and {limit:g} (beyond that the model's 32-bit arithmetic overflows)"
+    assert response.json()["detail"] == [{"field": feature.name, "reason": reason}]
 
 
 def test_predict_unknown_category_returns_422_naming_the_labels(
@@ -305,23 +306,67 @@ def test_predict_non_finite_answer_returns_422(
     assert (batch.status_code, batch.json()) == (422, {"detail": [{"field": "records.1", "reason": reason}]})
 
 
-def test_predict_float32_extremes_returns_422_or_finite_answers(
+def test_numbers_at_the_documented_limits_get_finite_answers(
     client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:
+    """Whatever the schema accepts is scored: the limits keep the model's float32 arithmetic finite."""
+    properties = client.get("/openapi.json").json()["components"]["schemas"]["Record"]["properties"]
     numbers = [feature.name for feature in contract.features if feature.kind == NUMERIC]
     if not numbers:
         pytest.skip("no numeric feature")
-    extremes = [{**record, **{name: sign * FLOAT32_MAX for name in numbers}} for sign in (1, -1)]
-    alternating = {**record, **{name: (-1) ** i * FLOAT32_MAX for i, name in enumerate(numbers)}}
-    response = client.post("/predict/batch", json={"records": [record, *extremes, alternating]})
-    if response.status_code == 422:  # the ONNX graph computes in float32: the answer can overflow
-        fields = {error["field"] for error in response.json()["detail"]}
-        assert fields <= {"records.1", "records.2", "records.3"}, "the normal record is never blamed"
-        return
-    assert response.status_code == 200
+
+    def bound(name: str, key: str) -> float:
+        options = properties[name].get("anyOf", [properties[name]])
+        return next(option[key] for option in options if key in option)
+
+    extremes = [{**record, **{name: bound(name, key) for name in numbers}} for key in ("maximum", "minimum")]
+    alternating = {
+        **record,
+        **{name: bound(name, ("maximum", "minimum")[i % 2]) for i, name in enumerate(numbers)},
+    }
+    one_at_a_time = [{**record, name: bound(name, key)} for name in numbers for key in ("maximum", "minimum")]
+    records = [record, *extremes, alternating, *one_at_a_time]
+    response = client.post("/predict/batch", json={"records": records})
+    assert response.status_code == 200, response.text
     for answer in response.json()["predictions"]:  # never null where the schema promises a number
         values = answer["probabilities"].values() if "probabilities" in answer else [answer["prediction"]]
         assert all(isinstance(value, float) and math.isfinite(value) for value in values)
+
+
+def test_null_is_accepted_wherever_training_had_missing_values(
+    client: TestClient, record: dict[str, Any], contract: Contract
+) -> None:
+    nullable = [feature.name for feature in contract.features if feature.missing_share > 0]
+    if not nullable:
+        pytest.skip("no feature had missing values in training")
+    response = client.post("/predict/batch", json={"records": [{**record, name: None} for name in nullable]})
+    assert response.status_code == 200, response.text
+
+
+def test_predict_oversized_body_returns_413_before_reading_it(
+    client: TestClient, route_client: TestClient
+) -> None:
+    body = b'{"records": [' + b" " * (8 << 20) + b"]}"
+    for each in (client, route_client):
+        response = each.post("/predict/batch", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json()["detail"][0]["field"] == "body"
+
+
+def test_errors_are_capped_and_never_echo_a_long_key(client: TestClient, record: dict[str, Any]) -> None:
+    broken = {**record, **{f"extra_{index}": 1 for index in range(50)}, "k" * 10_000: 1}
+    response = client.post("/predict", json=broken)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert len(detail) == 21 and detail[-1]["reason"].startswith("and ")
+    assert max(len(error["field"]) for error in detail) <= 80
+
+
+@pytest.mark.parametrize("content_type", ["text/json", "text/plain", "application/xml"])
+def test_predict_non_json_content_types_return_415(
+    client: TestClient, record: dict[str, Any], content_type: str
+) -> None:
+    assert post_raw(client, "/predict", json.dumps(record), content_type).status_code == 415
 
 
 def test_skops_forest_scores_a_number_scaled_past_float32(
@@ -483,6 +528,27 @@ def test_fast_path_serves_valid_requests_and_hands_the_rest_to_fastapi(
         assert delegated == ["/predict", "/health"]
         metrics = test_client.get("/metrics").text
     assert 'http_requests_total{path="/predict",status="200"} 1' in metrics, "counted like any request"
+
+
+def test_a_request_left_unanswered_is_counted_as_499_not_500(trained_project: Project) -> None:
+    """A client that goes away mid-body gets no answer; that is not a server error."""
+    import asyncio
+
+    state = create_app(trained_project).state.serving
+
+    async def leaves(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    async def nothing() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def ignore(message: Any) -> None:
+        return None
+
+    scope = {"type": "http", "path": "/predict", "method": "POST", "headers": []}
+    asyncio.run(RequestMetrics(leaves, state.metrics)(scope, nothing, ignore))
+    rendered = "\n".join(state.metrics.requests.render())
+    assert 'path="/predict",status="499"' in rendered and "500" not in rendered
 
 
 # --- runtimes, the import boundary, and a real server ---------------------------------------

@@ -37,6 +37,7 @@ from .predictor import Predictor, Scores, load_contract, load_predictor
 logger = logging.getLogger(__name__)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 ERRORS = {
+    413: {"description": "The body is larger than max_batch_rows records of this contract can be."},
     415: {"description": "The body is not JSON (Content-Type must be application/json)."},
     422: {
         "description": "The body is not valid JSON; a field is missing, extra, of the wrong type, not finite "
@@ -120,7 +121,7 @@ def create_app(project: Project | None = None, *, fast_path: bool = True) -> Fas
 
     Args:
         fast_path: answer valid prediction requests below FastAPI's routing (middleware.py); the
-            answers are the same either way, only cheaper.
+            answers are the same either way, only cheaper. The body size limit (413) holds either way.
     """
     project = project or load_project()
     serving = project.config.serving
@@ -162,8 +163,7 @@ def create_app(project: Project | None = None, *, fast_path: bool = True) -> Fas
         lifespan=lifespan,
     )
     app.state.serving = state
-    if fast_path:
-        app.add_middleware(PredictFastPath, state=state)
+    app.add_middleware(PredictFastPath, state=state, answer=fast_path)
     app.add_middleware(RequestMetrics, metrics=state.metrics)  # added last: the outermost, it sees all
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, undecodable_body)
@@ -244,37 +244,58 @@ def refuse_non_finite(scores: Scores, *, batch: bool) -> None:
         raise NonFiniteAnswer(*[f"records.{index}" if batch else "body" for index in rows])
 
 
+MAX_ERRORS = 20  # error entries per response; more are summed up in one last entry
+MAX_FIELD_CHARS = 80  # a field name is cut here: an unknown key can be any length
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 naming each bad field and why (415 when the body is not JSON); never echo the input."""
     assert isinstance(exc, RequestValidationError)
     content_type = request.headers.get("content-type", "")
-    if "json" not in content_type.lower():
-        reason = (
-            f"send a JSON body with Content-Type: application/json (got {content_type or 'no Content-Type'})"
-        )
+    if not is_json_type(content_type):
+        reason = f"send a JSON body with Content-Type: application/json (got {content_type[:MAX_FIELD_CHARS] or 'no Content-Type'})"
         return JSONResponse({"detail": [{"field": "body", "reason": reason}]}, status_code=415)
-    return JSONResponse({"detail": [describe_error(error) for error in exc.errors()]}, status_code=422)
+    errors = exc.errors()
+    detail = [describe_error(error) for error in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        detail.append({"field": "body", "reason": f"and {len(errors) - MAX_ERRORS} more errors"})
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def is_json_type(content_type: str) -> bool:
+    """FastAPI's rule: application/json or application/*+json, parameters aside."""
+    main, _, sub = content_type.split(";", 1)[0].strip().lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
 def describe_error(error: dict[str, Any]) -> dict[str, str]:
     """Turn one pydantic error into {field, reason} (the field as a dotted path in the body)."""
     loc = [str(part) for part in error.get("loc", ()) if part != "body"]
     kind = error.get("type", "")
+    context = error.get("ctx") or {}
     if kind == "json_invalid":
-        reason = f"malformed JSON ({error.get('ctx', {}).get('error', 'cannot parse')}) at character {loc[0] if loc else '?'}"
+        reason = (
+            f"malformed JSON ({context.get('error', 'cannot parse')}) at character {loc[0] if loc else '?'}"
+        )
         return {"field": "body", "reason": reason}
     reasons = {
         "missing": "required field is missing" if loc else "a JSON body is required",
         "extra_forbidden": "not a model input (identifier and sensitive columns are never inputs)",
         "finite_number": "must be a finite number (NaN and infinity are not allowed)",
         "too_short": "send at least one record",
-        "less_than_equal": "must be at most 3.4e38 (the model computes in 32-bit floats)",
-        "greater_than_equal": "must be at least -3.4e38 (the model computes in 32-bit floats)",
     }
     reason = reasons.get(kind, error.get("msg", "invalid value"))
     if kind == "too_long":
-        reason = f"too many records: at most {error.get('ctx', {}).get('max_length')} per request"
-    return {"field": ".".join(loc) or "body", "reason": reason}
+        reason = f"too many records: at most {context.get('max_length')} per request"
+    elif kind in ("less_than_equal", "greater_than_equal"):
+        bound = abs(float(context.get("le", context.get("ge", 0.0))))
+        reason = (
+            f"must be between {-bound:g} and {bound:g} (beyond that the model's 32-bit arithmetic overflows)"
+        )
+    field = ".".join(loc) or "body"
+    if len(field) > MAX_FIELD_CHARS:
+        field = field[: MAX_FIELD_CHARS - 1] + "…"
+    return {"field": field, "reason": reason}
 
 
 async def non_finite_answer(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ FastAPI's, and the tests check that both paths answer alike (tests/test_api.py).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
-STATUS_TEXT = {code: str(code) for code in (200, 404, 405, 415, 422, 500, 503)}
+STATUS_TEXT = {code: str(code) for code in (200, 404, 405, 413, 415, 422, 500, 503)}
 # The JSON content types the fast path takes; FastAPI's route handles any other (e.g. +json types).
 JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -44,7 +45,7 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), 500
+        started, status = time.perf_counter(), None
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -57,28 +58,48 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, send_and_note)
+        except Exception:
+            status = status or 500  # FastAPI's outermost layer answers it with a 500
+            raise
         finally:
             path = scope["path"] if scope["path"] in self.paths else "other"
-            self.metrics.requests.inc(path=path, status=STATUS_TEXT.get(status) or str(status))
+            # No response at all: the client went away first (499, as nginx counts it).
+            label = (STATUS_TEXT.get(status) or str(status)) if status else "499"
+            self.metrics.requests.inc(path=path, status=label)
             self.metrics.latency.observe(time.perf_counter() - started, path=path)
 
 
 class PredictFastPath:
-    """Answer valid POST /predict and /predict/batch requests without FastAPI's per-request work."""
+    """Answer valid POST /predict and /predict/batch requests without FastAPI's per-request work.
 
-    def __init__(self, app: ASGIApp, state: ServingState) -> None:
+    Also refuses (413) a body over the contract's size limit (ApiModels.max_body_bytes) on both
+    routes before reading it, whether or not `answer` is on.
+    """
+
+    def __init__(self, app: ASGIApp, state: ServingState, answer: bool = True) -> None:
         self.app = app
         self.state = state
+        self.answer = answer  # False: only the size limit; FastAPI's route answers everything
         self.routes = {"/predict": False, "/predict/batch": True}  # path → is it the batch route
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         batch = self.routes.get(scope["path"]) if scope["type"] == "http" else None
-        if batch is None or scope["method"] != "POST" or not _json_body(scope) or self.state.batcher is None:
+        if batch is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        limit = self.state.models.max_body_bytes
+        if _content_length(scope) > limit:
+            await _too_large(send, limit)
+            return
+        if not self.answer or not _json_body(scope) or self.state.batcher is None:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        body = await _read_body(receive)
+        body = await _read_body(receive, limit)
         if body is None:  # the client went away before sending its body: nobody to answer
+            return
+        if len(body) > limit:  # a chunked body, without Content-Length
+            await _too_large(send, limit)
             return
         models = self.state.models
         try:
@@ -92,9 +113,25 @@ class PredictFastPath:
             # so errors keep one format and a failure is logged once, there.
             await self.app(scope, _replay(body, receive), send)
             return
-        headers = [*JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
+        await _send_json(send, 200, answer)
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    reason = f"the body is over {limit} bytes: send fewer records per request"
+    await _send_json(send, 413, json.dumps({"detail": [{"field": "body", "reason": reason}]}).encode())
+
+
+def _content_length(scope: Message) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0  # a malformed one is the server's to refuse
+    return 0
 
 
 def _json_body(scope: Message) -> bool:
@@ -104,14 +141,16 @@ def _json_body(scope: Message) -> bool:
     return False
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (None if the client left first); reading stops once it is over limit."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
         chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        size += len(chunks[-1])
+        if not message.get("more_body", False) or size > limit:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

@@ -2,7 +2,10 @@
 
 Policies, stated once here and shown in the OpenAPI docs:
 - every feature is required; send null where the training data had missing values;
-- numbers must be finite JSON numbers within ±3.4e38 (float32); flags accept true/false or 0/1;
+- numbers must be finite JSON numbers within ±1e30 (less for features whose training values span
+  less than 1: see `input_limit`), so the model's 32-bit arithmetic stays finite; flags accept
+  true/false or 0/1;
+- null is accepted wherever the training data had missing values (numbers, flags and labels);
 - a number outside the training range is scored, and the response says so in `warnings`;
 - a label the model never saw is refused (422, naming the allowed labels) under
   `serving.unknown_category: reject` (the default), or scored as "unknown" (the one-hot encoder
@@ -20,11 +23,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract, Feature
+from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, Contract, Feature
 
-# Finite, and representable in 32 bits: the ONNX graph computes in float32.
-FLOAT32_MAX = 3.4028234663852886e38
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+# Far beyond any real measurement, and far enough below float32's limit (3.4e38) that the model's
+# arithmetic stays finite: the ONNX graph computes in float32, after scaling by the training spread.
+MAX_INPUT = 1e30
+
+
+def input_limit(feature: Feature) -> float:
+    """How far from zero the feature's values may be: MAX_INPUT, or MAX_INPUT training spreads
+    when the training values span less than 1 (standardizing divides by that spread)."""
+    low, high = feature.minimum, feature.maximum
+    spread = high - low if low is not None and high is not None else 0.0
+    return MAX_INPUT * min(1.0, spread) if spread > 0 else MAX_INPUT
+
+
+def finite_float(limit: float) -> Any:
+    return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-limit, le=limit)]
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class ApiModels:
     response: type[BaseModel]
     batch_response: type[BaseModel]
     checks: list[FeatureCheck]
+    max_body_bytes: int  # larger bodies are refused (413) before they are read
 
     def to_row(self, record: BaseModel) -> tuple[dict[str, Any], list[str]]:
         """Return the record as {feature: value} for the model, and its warnings."""
@@ -102,15 +118,19 @@ def build_models(contract: Contract, *, max_batch_rows: int, unknown_category: s
     batch_response = create_model(
         "BatchResponse", predictions=(list[prediction], ...), model_version=(str, ...)
     )
-    return ApiModels(record, batch_request, prediction, response, batch_response, checks)
+    # max_batch_rows records with room to spare: 128 bytes per value, whitespace included.
+    max_body_bytes = max(
+        1 << 16, (max_batch_rows + 1) * sum(len(name) + 128 for name in contract.feature_names)
+    )
+    return ApiModels(record, batch_request, prediction, response, batch_response, checks, max_body_bytes)
 
 
 def _annotation(feature: Feature, strict_labels: bool) -> Any:
     if feature.kind == CATEGORICAL:
         categories = feature.categories or []
         annotation: Any = Literal[tuple(categories)] if strict_labels and categories else str
-        return annotation | None if MISSING_CATEGORY in categories else annotation
-    annotation = bool if feature.kind == BOOLEAN else FiniteFloat
+    else:
+        annotation = bool if feature.kind == BOOLEAN else finite_float(input_limit(feature))
     return annotation | None if feature.missing_share > 0 else annotation
 
 
@@ -120,8 +140,8 @@ def _field_info(feature: Feature, strict_labels: bool) -> Any:
         listed = ", ".join(categories[:20]) + (", …" if len(categories) > 20 else "")
         policy = "others are refused (422)" if strict_labels else "others are scored as unknown and flagged"
         text = f"Label seen in training: {listed}; {policy}."
-        if MISSING_CATEGORY in categories:
-            text += f" null means '{MISSING_CATEGORY}'."
+        if feature.missing_share > 0:
+            text += " null when unknown (scored as a missing label, as in training)."
         extra = {}
     else:
         low, high = feature.minimum, feature.maximum
