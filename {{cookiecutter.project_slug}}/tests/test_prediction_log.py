@@ -52,11 +52,11 @@ class FlakyStore(PredictionStore):
         super().__init__(url)
         self.failures = failures
 
-    def write(self, records: list[dict[str, Any]]) -> None:
+    def write(self, context: Any, requests: bytes) -> None:
         if self.failures > 0:
             self.failures -= 1
             raise sa.exc.OperationalError("INSERT", {}, Exception("connection refused"))
-        super().write(records)
+        super().write(context, requests)
 
 
 def wait_until_written(log: PredictionLog, timeout: float = 10.0) -> None:
@@ -149,6 +149,28 @@ def test_api_logs_one_row_per_prediction_and_never_a_sensitive_column(
         assert set(features) == set(records[0]), "the contract's features, nothing else"
         assert row["model_version"] and row["latency_ms"] > 0 and row["prediction"] is not None
         assert sensitive and not set(sensitive) & set(features), "sensitive columns are never logged"
+
+
+def test_log_keeps_records_as_sent_and_reads_them_as_scored(trained_project: Project, tmp_path: Path) -> None:
+    """A client may write 45 for 45.0: the log keeps its text; `monitor` reads the model's values."""
+    from {{ cookiecutter.module_name }}.monitoring import read_log
+
+    project = with_log(trained_project, f"sqlite:///{tmp_path / 'log.db'}")
+    contract = Contract.from_dict(read_metadata(project.models_dir)["contract"])
+    record = held_out_records(project, 1)[0]
+    numbers = [f.name for f in contract.features if f.kind == "numeric" and record[f.name] is not None]
+    if not numbers:
+        pytest.skip("no numeric feature")
+    sent = {**record, numbers[0]: round(record[numbers[0]])}  # a JSON integer
+    with TestClient(create_app(project)) as client:
+        assert client.post("/predict", json=sent).status_code == 200
+        assert client.post("/predict/batch", json={"records": [sent, sent]}).status_code == 200
+    frame = read_log(project, contract, rows=10, hours=None)
+    assert len(frame) == 3
+    assert frame[numbers[0]].dtype == "float64" and set(frame[numbers[0]]) == {
+        float(round(record[numbers[0]]))
+    }
+    assert set(contract.feature_names) <= set(frame.columns)
 
 
 def test_api_writes_no_log_when_logging_is_off(trained_project: Project, tmp_path: Path) -> None:

@@ -60,11 +60,14 @@ class ServingState:
         self.metrics = ServingMetrics(metadata)
         self.log = PredictionLog(None)  # replaced by the configured log when the model is loaded
 
-    async def predict(self, records: Sequence[BaseModel], *, batch: bool, started: float) -> bytes:
+    async def predict(
+        self, records: Sequence[BaseModel], *, batch: bool, started: float, body: bytes | None = None
+    ) -> bytes:
         """Score validated records; return the response body (POST /predict's, or the batch's).
 
         Args:
             started: time.perf_counter() when the request arrived (the logged latency starts there).
+            body: the request body the records came from, for the prediction log (None: rebuilt).
         """
         assert self.batcher is not None, "the model is loaded in the app's lifespan"
         if batch:
@@ -76,7 +79,10 @@ class ServingState:
         refuse_non_finite(scores, batch=batch)
         answers = self.answer(scores, warnings)
         if self.log.enabled:
-            self.log.add_rendered(rows, answers.predictions, answers.probabilities, started)
+            if body is None:
+                dumped = [record.model_dump_json(by_alias=True) for record in records]
+                body = ('{"records":[' + ",".join(dumped) + "]}" if batch else dumped[0]).encode()
+            self.log.add_raw(body, answers.predictions, answers.probabilities, batch, started)
         return self.format.batch_response(answers) if batch else self.format.response(answers)
 
     def answer(self, scores: Scores, warnings: Sequence[list[str]]) -> Answers:
@@ -126,8 +132,9 @@ def create_app(project: Project | None = None, *, fast_path: bool = True) -> Fas
     project = project or load_project()
     serving = project.config.serving
     metadata = model_io.read_metadata(project.models_dir)
+    contract = load_contract(metadata)
     models = build_models(
-        load_contract(metadata),
+        contract,
         max_batch_rows=serving.max_batch_rows,
         unknown_category=serving.unknown_category,
     )
@@ -138,7 +145,8 @@ def create_app(project: Project | None = None, *, fast_path: bool = True) -> Fas
         predictor = load_predictor(project.models_dir, metadata)
         batcher = make_batcher(predictor, project, on_batch=state.metrics.batch_rows.observe)
         await batcher.start()
-        state.log = PredictionLog.for_project(project, state.version, predictor.runtime)
+        features = [(feature.name, feature.kind) for feature in contract.features]
+        state.log = PredictionLog.for_project(project, state.version, predictor.runtime, features)
         state.log.start()
         state.predictor, state.batcher = predictor, batcher
         state.format = AnswerFormat(predictor.classes, state.version)

@@ -107,7 +107,7 @@ class PredictFastPath:
                 records = models.batch_request.model_validate_json(body).records  # type: ignore[attr-defined]
             else:
                 records = [models.record.model_validate_json(body)]
-            answer = await self.state.predict(records, batch=batch, started=started)
+            answer = await self.state.predict(records, batch=batch, started=started, body=body)
         except Exception:
             # Not valid, or the model could not answer: FastAPI's route answers (422, 415 or 500),
             # so errors keep one format and a failure is logged once, there.

@@ -21,7 +21,7 @@ from typing import Any
 
 from .config import Project
 from .errors import UserError
-from .prediction_store import PredictionStore, printable_url
+from .prediction_store import PredictionStore, as_scored, printable_url
 from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract
 
 PREDICTION = "prediction"
@@ -146,7 +146,10 @@ def read_log(project: Project, contract: Contract, rows: int | None, hours: floa
             logged = connection.execute(query).all()
     finally:
         store.dispose()
-    features = pd.DataFrame.from_records([row.features for row in logged], columns=contract.feature_names)
+    kinds = [(feature.name, feature.kind) for feature in contract.features]
+    records = [as_scored(json.loads(row.features) if isinstance(row.features, str) else row.features, kinds)
+               for row in logged]  # fmt: skip
+    features = pd.DataFrame.from_records(records, columns=contract.feature_names)
     frame = pd.DataFrame(
         {
             "created_at": [row.created_at for row in logged],

@@ -1,12 +1,14 @@
 """The prediction log: every served prediction, written to a SQL table off the response path.
 
-The API hands each answered request to `PredictionLog.add_rendered`: the feature dicts it scored
-and the answers as the JSON text its response was built from (answers.py). On the event loop that
-is one tuple appended to a bounded in-memory buffer — no serializing, no per-row work: under load
-even a few microseconds of it there cost the API several percent of its throughput, because they
-run between model calls that have evicted the caches. A background thread takes the buffer in
-batches and hands them to the store (prediction_store.py), which turns each request into table
-rows and inserts them: a SQLite file by default, or any database from `monitoring.url` or
+The API hands each answered request to `PredictionLog.add_raw`: the request body it validated and
+each row's answer as the JSON text its response was built from (answers.py), all of which exist
+anyway. On the event loop that is a few list appends, well under a microsecond. Two things made earlier designs cost the API 5-10% of its
+throughput, and both are avoided here: serializing on the loop (even a few microseconds there
+cost more, since they run between model calls that have evicted the caches), and objects that
+outlive the request (thousands of buffered tuples and dicts made the garbage collector run, and
+rescan them, where otherwise it never runs: bytes and floats are not tracked by it).
+A background thread takes the buffer in batches and hands them to the store
+(prediction_store.py), which parses them into table rows and inserts them: a SQLite file by default, or any database from `monitoring.url` or
 $PREDICTION_LOG_URL (PostgreSQL at scale). In the API the store runs in a child process
 (store_process.py), so that work never competes with the event loop for the interpreter lock;
 the thread only ships the batches and waits (benchmarks/monitoring_bench.py measures the cost).
@@ -21,9 +23,9 @@ columns are not API inputs, so they cannot reach the log.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
+import marshal
 import math
 import os
 import threading
@@ -33,12 +35,11 @@ from typing import Any
 
 from . import prometheus
 from .config import Project
-from .prediction_store import ROWS, PredictionStore, Request
+from .prediction_store import PredictionStore
 from .store_process import StoreProcess
 
 logger = logging.getLogger(__name__)
 MAX_RETRY_PAUSE_S = 30.0
-WRITE_CHUNK_ROWS = 2000  # rows per transaction
 
 
 class PredictionLog:
@@ -53,15 +54,32 @@ class PredictionLog:
         capacity: int = 100_000,
         flush_rows: int = 2000,
         flush_seconds: float = 1.0,
+        features: Sequence[tuple[str, str]] | None = None,
     ) -> None:
+        """Args:
+        features: (name, kind) of each feature (schema.Feature), so the store writes the values
+            as the model saw them (e.g. 1 as 1.0 for a number); None: as they come.
+        """
         self.store = store
         self.model_version, self.runtime = model_version, runtime
         self.capacity, self.flush_rows, self.flush_seconds = capacity, flush_rows, flush_seconds
         self.written = self.dropped = self.write_errors = 0
         self._failures = 0  # consecutive failed writes: the retry pause doubles with each
         # Request ids: random per process (unique across workers and restarts), then a count.
-        self._process_id, self._request_numbers = os.urandom(6).hex(), itertools.count(1)
-        self._buffer: list[Request] = []  # requests to write, not yet taken by the writer
+        self._process_id = os.urandom(6).hex()
+        # What the store needs besides each request: (process id, model version, runtime, features).
+        self.context = (self._process_id, model_version, runtime, tuple(features or ()))
+        # Requests not yet taken by the writer, as parallel lists of values the garbage collector
+        # does not track: arrival time, latency in ms, request body, response body, is it a batch.
+        self._buffer: tuple[list[float], list[float], list[bytes], list[bytes], list[bool]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        self._buffered = 0  # rows in _buffer
+        self._numbered = 0  # requests handed to the writer so far: the next batch's first number - 1
         self._waiting = 0  # rows accepted and not yet written (buffered or being retried)
         self._refusal_logged = -math.inf
         self._lock = threading.Lock()
@@ -71,7 +89,13 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_project(cls, project: Project, model_version: str, runtime: str) -> PredictionLog:
+    def for_project(
+        cls,
+        project: Project,
+        model_version: str,
+        runtime: str,
+        features: Sequence[tuple[str, str]] | None = None,
+    ) -> PredictionLog:
         """The log `monitoring:` configures (disabled when log_predictions is false), its store
         in a child process."""
         settings = project.config.monitoring
@@ -83,6 +107,7 @@ class PredictionLog:
             capacity=settings.queue_rows,
             flush_rows=settings.flush_rows,
             flush_seconds=settings.flush_seconds,
+            features=features,
         )
 
     @property
@@ -98,41 +123,51 @@ class PredictionLog:
     def add(self, rows: Sequence[dict[str, Any]], answers: Sequence[dict[str, Any]], started: float) -> None:
         """Queue rows and their answers given as dicts ({"prediction": ..., "probabilities": ...}).
 
-        For scripts and tests; the API has the answers as JSON text already and calls add_rendered.
+        For scripts and tests; the API has the request body and the answers' JSON and calls add_raw.
         """
-        dumps = json.dumps
-        predictions = [dumps(answer["prediction"]) for answer in answers]
-        probabilities = [dumps(answer.get("probabilities")) for answer in answers]
-        self.add_rendered(rows, predictions, probabilities, started)
+        body = json.dumps({"records": list(rows)}, default=_plain).encode()
+        predictions = [json.dumps(answer["prediction"], default=_plain) for answer in answers]
+        probabilities = [json.dumps(answer.get("probabilities"), default=_plain) for answer in answers]
+        self.add_raw(body, predictions, probabilities, True, started)
 
-    def add_rendered(
+    def add_raw(
         self,
-        rows: Sequence[dict[str, Any]],
+        body: bytes,
         predictions: Sequence[str],
         probabilities: Sequence[str] | None,
+        batch: bool,
         started: float,
     ) -> None:
-        """Queue one request: its feature rows, and each row's answer as JSON text.
+        """Queue one answered request: its JSON body as received, and each row's answer as JSON text.
 
         Args:
-            rows: {feature: value} per scored row (str, float, bool or None values); kept as they
-                are until the store writes them, so they must not change afterwards.
-            probabilities: None for regression (logged as JSON null).
+            body: the request body: one record (POST /predict), or {"records": [...]} when `batch`.
+            predictions: each record's prediction; probabilities: each one's, None for regression.
             started: time.perf_counter() when the request arrived.
         """
         if self.store is None:
             return
-        request = (time.time(), self._process_id, next(self._request_numbers), self.model_version,
-                   self.runtime, (time.perf_counter() - started) * 1000, rows, predictions, probabilities)  # fmt: skip
+        rows = len(predictions)
+        latency_ms = (time.perf_counter() - started) * 1000
         with self._lock:
-            if self._waiting + len(rows) > self.capacity:
-                self._refuse(len(rows))
+            if self._waiting + rows > self.capacity:
+                self._refuse(rows)
                 return
-            self._buffer.append(request)
-            self._waiting += len(rows)
+            times, latencies, bodies, answers, chances = self._buffer
+            times.append(time.time())
+            latencies.append(latency_ms)
+            bodies.append(body)
+            if batch:
+                answers.append(predictions)
+                chances.append(probabilities)
+            else:  # the strings alone: a list kept here would be one more object for the collector
+                answers.append(predictions[0])
+                chances.append(None if probabilities is None else probabilities[0])
+            self._buffered += rows
+            self._waiting += rows
             # Wake the writer once, when the buffer reaches flush_rows: waking it for every request
             # would make it write many small batches, each costing a transaction.
-            crossed = self._waiting >= self.flush_rows > self._waiting - len(rows)
+            crossed = self._waiting >= self.flush_rows > self._waiting - rows
         if crossed:
             self._wake.set()
 
@@ -190,12 +225,19 @@ class PredictionLog:
         with contextlib.suppress(Exception):  # a store that is down now is retried at each write
             # Import SQLAlchemy and create the table at start-up, not under the first requests.
             self.store.connect()  # type: ignore[union-attr]
-        pending: list[Request] = []
+        pending: list[tuple[bytes, int]] = []  # (encoded requests, rows): one transaction each
+        rows = 0
         while True:
             stopping = self._stop.is_set()
             with self._lock:
-                taken, self._buffer = self._buffer, []
-            pending = self._write([*pending, *taken])
+                if self._buffered:
+                    taken, rows, first = self._buffer, self._buffered, self._numbered + 1
+                    self._buffer, self._buffered = ([], [], [], [], []), 0
+                    self._numbered += len(taken[0])
+            if rows:  # numbered here, once: a batch that is retried keeps its request ids
+                pending.append((marshal.dumps((first, *taken)), rows))
+                rows = 0
+            pending = self._write(pending)
             if stopping and (not pending or time.monotonic() > self._deadline):
                 return
             if stopping:
@@ -206,16 +248,11 @@ class PredictionLog:
                 self._wake.wait(self.flush_seconds)
             self._wake.clear()
 
-    def _write(self, requests: list[Request]) -> list[Request]:
-        """Write requests in chunks of about WRITE_CHUNK_ROWS rows; return those not written."""
-        start = 0
-        while start < len(requests):
-            stop, rows = start, 0
-            while stop < len(requests) and (rows < WRITE_CHUNK_ROWS or stop == start):
-                rows += len(requests[stop][ROWS])
-                stop += 1
+    def _write(self, batches: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
+        """Write the batches in order, one transaction each; return those not written."""
+        for index, (requests, rows) in enumerate(batches):
             try:
-                self.store.write(requests[start:stop])  # type: ignore[union-attr]
+                self.store.write(self.context, requests)  # type: ignore[union-attr]
             except Exception as exc:  # any store failure: keep the records, retry later
                 self.write_errors += 1
                 self._failures += 1
@@ -223,10 +260,14 @@ class PredictionLog:
                     "prediction log: %d records not written yet, will retry (%s)",
                     self._waiting, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                 )  # fmt: skip
-                return requests[start:]
+                return batches[index:]
             self._failures = 0
             with self._lock:
                 self._waiting -= rows
             self.written += rows
-            start = stop
         return []
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, for json.dumps."""
+    return value.item()

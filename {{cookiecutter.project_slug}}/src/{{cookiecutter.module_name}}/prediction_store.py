@@ -1,19 +1,22 @@
 """The SQL table behind the prediction log: its schema, and fast batched inserts through SQLAlchemy.
 
 SQLite (a file, the default) or any database SQLAlchemy reaches — PostgreSQL at scale. Times are
-UTC; features, prediction and probabilities are JSON. The log hands over whole requests
-(`Request`), and the store turns them into table rows: that work happens where the store runs,
-in the API's case a child process (store_process.py), not on the API's event loop.
+UTC; features, prediction and probabilities are JSON. The log hands over whole requests — their
+bodies and answers as sent — and the store turns them into table rows: that work happens where
+the store runs, in the API's case a child process (store_process.py), not on the API's event loop.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import marshal
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from .schema import BOOLEAN, NUMERIC
 
 TABLE = "predictions"
 ROWS_PER_INSERT = 100  # rows per INSERT statement (9 values each: under SQLite's oldest limit of 999)
@@ -24,39 +27,64 @@ COLUMNS = ("created_at", "request_id", "row_index", "model_version", "runtime", 
            "prediction", "probabilities")  # fmt: skip
 
 
-# One logged request: (time.time(), process id, request number, model version, runtime,
-# latency in ms, feature rows as dicts, each row's prediction as JSON text, each row's class
-# probabilities as JSON text or None for regression). Plain values only: it crosses a pipe.
-Request = tuple[Any, ...]
-ROWS = 6  # the index of the feature rows in a Request
+# What every request of a log shares: (process id, model version, runtime, features as
+# (name, kind) pairs in the contract's order, for readers: see as_scored).
+Context = tuple[str, str, str, tuple[tuple[str, str], ...]]
 
 
-def table_rows(requests: Sequence[Request]) -> list[tuple[Any, ...]]:
-    """One tuple of COLUMNS values per scored row; features as compact JSON, times as UTC text."""
+def table_rows(context: Context, requests: bytes) -> list[tuple[Any, ...]]:
+    """One tuple of COLUMNS values per scored row of the requests PredictionLog encoded.
+
+    `requests` is marshal((first request number, arrival times, latencies in ms, request bodies,
+    predictions, probabilities)): for a single-record request the body is the record's JSON and is
+    stored as it came (reading it back, as_scored gives the values the model saw); a batch request
+    has {"records": [...]} and lists of answers. Times become UTC text, as SQLAlchemy writes them.
+    """
+    process_id, version, runtime, _ = context
+    first, times, latencies, bodies, predictions, probabilities = marshal.loads(requests)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     rows, second, second_text = [], -1, ""
-    for (
-        created,
-        process_id,
-        number,
-        version,
-        runtime,
-        latency_ms,
-        features,
-        predictions,
-        probabilities,
-    ) in requests:
+    for offset, created in enumerate(times):
         whole = int(created)
         if whole != second:  # format the date once a second
             second = whole
             second_text = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        created_at = f"{second_text}.{int((created - whole) * 1_000_000):06d}"  # as SQLAlchemy writes it
-        request_id = f"{process_id}-{number}"
-        for index, row in enumerate(features):
-            probability = "null" if probabilities is None else probabilities[index]
-            rows.append((created_at, request_id, index, version, runtime, latency_ms, dumps(row),
-                         predictions[index], probability))  # fmt: skip
+        head = (f"{second_text}.{int((created - whole) * 1_000_000):06d}", f"{process_id}-{first + offset}")
+        tail = (version, runtime, latencies[offset])
+        if isinstance(predictions[offset], str):  # one record, as the client sent it
+            chances = probabilities[offset]
+            rows.append((*head, 0, *tail, bodies[offset].decode(), predictions[offset], chances or "null"))
+            continue
+        try:
+            records = [dumps(record) for record in json.loads(bodies[offset])["records"]]
+        except (ValueError, KeyError, TypeError):  # not expected of a validated request: keep it visible
+            text = bytes(bodies[offset][:1000]).decode("utf-8", "replace")
+            records = [dumps({"unparsed_request": text})] * len(predictions[offset])
+        chances = probabilities[offset] or ["null"] * len(records)
+        for index, (record, prediction, chance) in enumerate(
+            zip(records, predictions[offset], chances, strict=True)
+        ):
+            rows.append((*head, index, *tail, record, prediction, chance))
     return rows
+
+
+TRUE_TEXT = {"1", "true", "t", "yes", "y", "on"}  # the strings pydantic reads as true
+
+
+def as_scored(record: dict[str, Any], features: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A logged record's values as the API validated them: numbers as floats, flags as booleans,
+    in the contract's order (the log keeps single records as the client spelled them)."""
+    if not features or "unparsed_request" in record:
+        return record
+    values = {}
+    for name, kind in features:
+        value = record.get(name)
+        if value is not None and kind == NUMERIC:
+            value = float(value)
+        elif value is not None and kind == BOOLEAN:
+            value = value.strip().lower() in TRUE_TEXT if isinstance(value, str) else bool(value)
+        values[name] = value
+    return values
 
 
 def define_table(metadata: Any) -> Any:
@@ -67,7 +95,9 @@ def define_table(metadata: Any) -> Any:
         TABLE,
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+        # No index on created_at: it would double the cost of each insert (measured on SQLite), and
+        # `monitor` reads the newest rows by id, where a time window is a filter on the same scan.
+        sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("request_id", sa.String(32), nullable=False),
         sa.Column("row_index", sa.Integer, nullable=False),  # position in a /predict/batch request
         sa.Column("model_version", sa.String(64), nullable=False),
@@ -128,13 +158,10 @@ class PredictionStore:
             self._engine, self._table = engine, table
         return self._engine, self._table
 
-    def write(self, requests: Sequence[Request]) -> None:
-        """Insert the requests' rows in one transaction.
-
-        Times are text, as SQLAlchemy writes them (the database turns them into its own type).
-        """
+    def write(self, context: Context, requests: bytes) -> None:
+        """Insert the rows of these requests (see table_rows) in one transaction."""
         engine, _ = self.connect()
-        rows = table_rows(requests)
+        rows = table_rows(context, requests)
         with engine.begin() as connection:
             if not self._row_values:  # a driver with named parameters: one call per row
                 connection.exec_driver_sql(

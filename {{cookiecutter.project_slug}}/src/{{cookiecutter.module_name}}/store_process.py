@@ -24,11 +24,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .prediction_store import PredictionStore, Request
+from .prediction_store import Context, PredictionStore
 
 NICENESS = 10  # the writer's scheduling priority below the API's (Unix)
 SRC = Path(__file__).resolve().parents[1]  # where the package lives, for the child's import path
@@ -49,9 +48,9 @@ class StoreProcess:
         """Start the child and have it connect (creating the table): a bad URL fails here, early."""
         self._call(("connect",))
 
-    def write(self, requests: Sequence[Request]) -> None:
+    def write(self, context: Context, requests: bytes) -> None:
         """Have the child insert these requests' rows in one transaction; raise if it could not."""
-        self._call(("write", list(requests)))
+        self._call(("write", context, requests))
 
     def count(self) -> int:
         return int(self._call(("count",)))
@@ -131,8 +130,8 @@ def serve(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
                     store.connect()
                     result: Any = None
                 elif request[0] == "write":
-                    store.write(request[1])
-                    result = len(request[1])
+                    store.write(request[1], request[2])
+                    result = None
                 else:
                     result = store.count()
                 _send(replies, ("ok", result))
