@@ -343,6 +343,31 @@ def test_null_is_accepted_wherever_training_had_missing_values(
     assert response.status_code == 200, response.text
 
 
+def test_predict_oversized_chunked_body_returns_413_whatever_its_type(
+    client: TestClient, route_client: TestClient
+) -> None:
+    for each in (client, route_client):
+        for content_type in ("application/json", "application/vnd.x+json", "text/plain"):
+            chunks = iter([b'{"records": [', b" " * (8 << 20), b"]}"])  # no Content-Length: chunked
+            response = each.post("/predict/batch", content=chunks, headers={"content-type": content_type})
+            assert response.status_code == 413, content_type
+
+
+def test_warn_policy_refuses_text_that_cannot_be_encoded(
+    tmp_path: Path, trained_project: Project, record: dict[str, Any], contract: Contract
+) -> None:
+    name = first(contract, CATEGORICAL)
+    if name is None:
+        pytest.skip("no categorical feature")
+    shutil.copytree(trained_project.models_dir, tmp_path / "models")
+    project = load_project(write_config(tmp_path, serving={"unknown_category": "warn"}))
+    body = json.dumps({**record, name: "PLACEHOLDER"}).replace("PLACEHOLDER", "\\ud800")
+    with TestClient(create_app(project)) as warn_client:
+        response = post_raw(warn_client, "/predict", body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == name
+
+
 def test_predict_oversized_body_returns_413_before_reading_it(
     client: TestClient, route_client: TestClient
 ) -> None:

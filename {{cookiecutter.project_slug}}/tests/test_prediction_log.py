@@ -113,6 +113,26 @@ def test_writer_process_loses_nothing_when_it_is_killed(tmp_path: Path) -> None:
     assert PredictionStore(f"sqlite:///{tmp_path / 'log.db'}").count() == 12
 
 
+def test_no_writer_process_starts_after_shutdown(tmp_path: Path) -> None:
+    store = StoreProcess(f"sqlite:///{tmp_path / 'log.db'}")
+    store.connect()
+    store.dispose()
+    with pytest.raises(StoreProcessError, match="stopped"):
+        store.connect()
+
+
+def test_reading_back_tolerates_values_from_another_contract() -> None:
+    from {{ cookiecutter.module_name }}.prediction_store import as_scored
+
+    features = [("x", "numeric"), ("flag", "boolean"), ("label", "categorical")]
+    assert as_scored({"x": "n/a", "flag": "yes", "label": "a"}, features) == {
+        "x": None,
+        "flag": True,
+        "label": "a",
+    }
+    assert as_scored({"x": 3, "flag": 0}, features) == {"x": 3.0, "flag": False, "label": None}
+
+
 def test_writer_process_reports_the_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the log's folder should be")

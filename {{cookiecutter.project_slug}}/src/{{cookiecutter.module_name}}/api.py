@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from . import model_io, prometheus
 from .answers import AnswerFormat, Answers
@@ -313,13 +314,15 @@ async def non_finite_answer(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-async def undecodable_body(request: Request, exc: Exception) -> JSONResponse:
+async def undecodable_body(request: Request, exc: Exception) -> Response:
     """FastAPI answers 400 to a body it cannot decode (not UTF-8, nested too deeply, an integer of
     over 4300 digits): make it the 422 of any other malformed JSON. Other HTTP errors are unchanged."""
     assert isinstance(exc, HTTPException)
     cause = exc.__cause__
     if exc.status_code != 400 or cause is None:
         return await http_exception_handler(request, exc)
+    if isinstance(cause, ClientDisconnect):  # nobody is left to read it: 499, as nginx counts it
+        return Response(status_code=499)
     if isinstance(cause, UnicodeDecodeError):
         reason = "malformed JSON (not UTF-8 text)"
     elif isinstance(cause, RecursionError):

@@ -73,7 +73,8 @@ class PredictFastPath:
     """Answer valid POST /predict and /predict/batch requests without FastAPI's per-request work.
 
     Also refuses (413) a body over the contract's size limit (ApiModels.max_body_bytes) on both
-    routes before reading it, whether or not `answer` is on.
+    routes, whether or not `answer` is on: before reading it when Content-Length says so, else
+    as soon as a chunked body passes the limit.
     """
 
     def __init__(self, app: ASGIApp, state: ServingState, answer: bool = True) -> None:
@@ -88,19 +89,24 @@ class PredictFastPath:
             await self.app(scope, receive, send)
             return
         limit = self.state.models.max_body_bytes
-        if _content_length(scope) > limit:
+        length = _content_length(scope)
+        if length is not None and length > limit:
             await _too_large(send, limit)
             return
-        if not self.answer or not _json_body(scope) or self.state.batcher is None:
+        fast = self.answer and _json_body(scope) and self.state.batcher is not None
+        if not fast and length is not None:  # FastAPI reads it: Content-Length says it fits
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive, limit)
+        body = await _read_body(receive, limit)  # a chunked body is measured as it comes
         if body is None:  # the client went away before sending its body: nobody to answer
             return
-        started = time.perf_counter()  # as on FastAPI's route: the logged latency excludes the upload
-        if len(body) > limit:  # a chunked body, without Content-Length
+        if len(body) > limit:
             await _too_large(send, limit)
             return
+        if not fast:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        started = time.perf_counter()  # as on FastAPI's route: the logged latency excludes the upload
         models = self.state.models
         try:
             if batch:
@@ -127,11 +133,12 @@ async def _too_large(send: Send, limit: int) -> None:
     await _send_json(send, 413, json.dumps({"detail": [{"field": "body", "reason": reason}]}).encode())
 
 
-def _content_length(scope: Message) -> int:
+def _content_length(scope: Message) -> int | None:
+    """The declared body size; None when there is none (a chunked body)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             return int(value) if value.isdigit() else 0  # a malformed one is the server's to refuse
-    return 0
+    return None
 
 
 def _json_body(scope: Message) -> bool:

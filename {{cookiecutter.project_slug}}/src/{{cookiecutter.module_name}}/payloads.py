@@ -21,13 +21,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from .schema import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, Contract, Feature
 
 # Far beyond any real measurement, and far enough below float32's limit (3.4e38) that the model's
 # arithmetic stays finite: the ONNX graph computes in float32, after scaling by the training spread.
 MAX_INPUT = 1e30
+
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("not valid text (it holds an unpaired UTF-16 surrogate)") from None
+    return value
+
+
+# Any label (the `warn` policy): JSON allows "\ud800", which no model runtime can encode.
+Text = Annotated[str, AfterValidator(_encodable)]
 
 
 def input_limit(feature: Feature) -> float:
@@ -128,7 +140,7 @@ def build_models(contract: Contract, *, max_batch_rows: int, unknown_category: s
 def _annotation(feature: Feature, strict_labels: bool) -> Any:
     if feature.kind == CATEGORICAL:
         categories = feature.categories or []
-        annotation: Any = Literal[tuple(categories)] if strict_labels and categories else str
+        annotation: Any = Literal[tuple(categories)] if strict_labels and categories else Text
     else:
         annotation = bool if feature.kind == BOOLEAN else finite_float(input_limit(feature))
     return annotation | None if feature.missing_share > 0 else annotation

@@ -251,6 +251,8 @@ class PredictionLog:
     def _write(self, batches: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
         """Write the batches in order, one transaction each; return those not written."""
         for index, (requests, rows) in enumerate(batches):
+            if self._stop.is_set() and time.monotonic() > self._deadline:
+                return batches[index:]  # shutting down and out of time: close() counts the rest
             try:
                 self.store.write(self.context, requests)  # type: ignore[union-attr]
             except Exception as exc:  # any store failure: keep the records, retry later

@@ -80,7 +80,10 @@ def as_scored(record: dict[str, Any], features: Sequence[tuple[str, str]]) -> di
     for name, kind in features:
         value = record.get(name)
         if value is not None and kind == NUMERIC:
-            value = float(value)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):  # logged under another contract: unknown here
+                value = None
         elif value is not None and kind == BOOLEAN:
             value = value.strip().lower() in TRUE_TEXT if isinstance(value, str) else bool(value)
         values[name] = value

@@ -43,6 +43,7 @@ class StoreProcess:
     def __init__(self, url: str) -> None:
         self.url = url
         self._process: subprocess.Popen[bytes] | None = None
+        self._closed = False
 
     def connect(self) -> None:
         """Start the child and have it connect (creating the table): a bad URL fails here, early."""
@@ -56,7 +57,8 @@ class StoreProcess:
         return int(self._call(("count",)))
 
     def dispose(self) -> None:
-        """Close the child's input: it closes its connection and exits."""
+        """Close the child's input: it closes its connection and exits. No child starts after this."""
+        self._closed = True
         process, self._process = self._process, None
         if process is None:
             return
@@ -74,8 +76,7 @@ class StoreProcess:
             status, detail = _receive(process.stdout)  # type: ignore[arg-type]
         except (OSError, EOFError, ValueError) as exc:
             self._process = None
-            process.kill()
-            process.wait()
+            _end(process)
             raise StoreProcessError(
                 f"the prediction log's writer process stopped (exit code {process.returncode}); "
                 "it is restarted on the next write"
@@ -85,7 +86,12 @@ class StoreProcess:
         return detail
 
     def _start(self) -> subprocess.Popen[bytes]:
-        if self._process is None or self._process.poll() is not None:
+        if self._closed:
+            raise StoreProcessError("the prediction log's writer process was stopped (shutdown)")
+        if self._process is not None and self._process.poll() is not None:
+            _end(self._process)  # it died: close its pipes before starting another
+            self._process = None
+        if self._process is None:
             env = {
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
@@ -97,6 +103,14 @@ class StoreProcess:
                 env=env,
             )
         return self._process
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
 
 
 def _send(stream: IO[bytes], payload: Any) -> None:
