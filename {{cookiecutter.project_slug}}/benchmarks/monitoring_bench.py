@@ -15,9 +15,7 @@ Targets (issue: monitoring): logging costs <= 5% of single-row req/s; monitor ov
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -33,7 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_bench import cpu_seconds, drive, free_port, held_out_records, load_client, start, stop  # noqa: E402
+from serve_bench import (  # noqa: E402
+    cpu_seconds,
+    drive,
+    free_port,
+    held_out_records,
+    load_client,
+    load_options,
+    server_env,
+    start,
+    stop,
+)
 
 
 def write_config(project: Any, folder: Path, **monitoring: Any) -> Path:
@@ -85,21 +93,9 @@ def fill_log(project: Any, rows: int) -> float:
 def main() -> int:
     from {{ cookiecutter.module_name }}.config import load_project
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--config", type=Path, default=None, help="config.yaml (default: configs/config.yaml)"
-    )
-    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
-    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per server and round")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; the two servers take turns in each")
+    parser = load_options(__doc__.splitlines()[0], rounds=5)
     parser.add_argument(
         "--monitor-rows", type=int, default=100_000, help="logged rows for the monitor timing"
-    )
-    parser.add_argument(
-        "--client",
-        choices=["auto", "wrk", "python"],
-        default="auto",
-        help="load generator (auto: wrk if installed)",
     )
     args = parser.parse_args()
     client = load_client(args.client)
@@ -107,12 +103,7 @@ def main() -> int:
     project = load_project(args.config)
     records, _ = held_out_records(project)
     bodies = [json.dumps(record).encode() for record in records]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-    }
+    env = server_env()
     env.pop("PREDICTION_LOG_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

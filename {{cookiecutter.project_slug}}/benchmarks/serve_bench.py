@@ -296,35 +296,46 @@ def mlflow_model_uri(project: Any, run_id: str) -> str:
     return f"models:/{model.model_id}"
 
 
-def main() -> int:
-    from {{ cookiecutter.module_name }}.config import load_project
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def load_options(description: str, rounds: int) -> argparse.ArgumentParser:
+    """The options both benchmarks take: the config, and the shape and source of the load."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--config", type=Path, default=None, help="config.yaml (default: configs/config.yaml)"
     )
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per server and round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; the servers take turns in each")
-    parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")
+    parser.add_argument("--rounds", type=int, default=rounds, help="rounds; the servers take turns in each")
     parser.add_argument(
         "--client",
         choices=["auto", "wrk", "python"],
         default="auto",
         help="load generator (auto: wrk if installed)",
     )
+    return parser
+
+
+def server_env() -> dict[str, str]:
+    """The servers' environment: this project's code, no telemetry."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def main() -> int:
+    from {{ cookiecutter.module_name }}.config import load_project
+
+    parser = load_options(__doc__.splitlines()[0], rounds=3)
+    parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")
     args = parser.parse_args()
     client = load_client(args.client)
 
     project = load_project(args.config)
     records, run_id = held_out_records(project)
     ours = [json.dumps(record).encode() for record in records]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-    }
+    env = server_env()
     # `mlflow models serve` runs `uvicorn` from PATH: make it this interpreter's, even without an activated venv.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
 
