@@ -353,17 +353,24 @@ def test_predict_oversized_chunked_body_returns_413_whatever_its_type(
             assert response.status_code == 413, content_type
 
 
+@pytest.fixture(scope="module")
+def warn_client(trained_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The API under `serving.unknown_category: warn` (unseen labels scored and flagged)."""
+    folder = tmp_path_factory.mktemp("warn")
+    shutil.copytree(trained_project.models_dir, folder / "models")
+    project = load_project(write_config(folder, serving={"unknown_category": "warn"}))
+    with TestClient(create_app(project)) as test_client:
+        yield test_client
+
+
 def test_warn_policy_refuses_text_that_cannot_be_encoded(
-    tmp_path: Path, trained_project: Project, record: dict[str, Any], contract: Contract
+    warn_client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:
     name = first(contract, CATEGORICAL)
     if name is None:
         pytest.skip("no categorical feature")
-    shutil.copytree(trained_project.models_dir, tmp_path / "models")
-    project = load_project(write_config(tmp_path, serving={"unknown_category": "warn"}))
     body = json.dumps({**record, name: "PLACEHOLDER"}).replace("PLACEHOLDER", "\\ud800")
-    with TestClient(create_app(project)) as warn_client:
-        response = post_raw(warn_client, "/predict", body)
+    response = post_raw(warn_client, "/predict", body)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["field"] == name
 
@@ -650,15 +657,12 @@ def test_ready_is_503_until_the_model_is_loaded(trained_project: Project) -> Non
 
 
 def test_warn_policy_scores_an_unknown_label_and_flags_it(
-    tmp_path: Path, trained_project: Project, record: dict[str, Any], contract: Contract
+    warn_client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:
     name = first(contract, CATEGORICAL)
     if name is None:
         pytest.skip("no categorical feature")
-    shutil.copytree(trained_project.models_dir, tmp_path / "models")
-    project = load_project(write_config(tmp_path, serving={"unknown_category": "warn"}))
-    with TestClient(create_app(project)) as warn_client:
-        response = warn_client.post("/predict", json={**record, name: "never-seen-label"})
+    response = warn_client.post("/predict", json={**record, name: "never-seen-label"})
     assert response.status_code == 200
     assert response.json()["warnings"] == [
         f"{name}: 'never-seen-label' was not seen in training; scored as an unknown label"

@@ -146,8 +146,7 @@ def create_app(project: Project | None = None, *, fast_path: bool = True) -> Fas
         predictor = load_predictor(project.models_dir, metadata)
         batcher = make_batcher(predictor, project, on_batch=state.metrics.batch_rows.observe)
         await batcher.start()
-        features = [(feature.name, feature.kind) for feature in contract.features]
-        state.log = PredictionLog.for_project(project, state.version, predictor.runtime, features)
+        state.log = PredictionLog.for_project(project, state.version, predictor.runtime)
         state.log.start()
         state.predictor, state.batcher = predictor, batcher
         state.format = AnswerFormat(predictor.classes, state.version)

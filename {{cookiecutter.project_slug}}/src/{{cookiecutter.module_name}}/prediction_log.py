@@ -54,21 +54,15 @@ class PredictionLog:
         capacity: int = 100_000,
         flush_rows: int = 2000,
         flush_seconds: float = 1.0,
-        features: Sequence[tuple[str, str]] | None = None,
     ) -> None:
-        """Args:
-        features: (name, kind) of each feature (schema.Feature), so the store writes the values
-            as the model saw them (e.g. 1 as 1.0 for a number); None: as they come.
-        """
         self.store = store
-        self.model_version, self.runtime = model_version, runtime
         self.capacity, self.flush_rows, self.flush_seconds = capacity, flush_rows, flush_seconds
         self.written = self.dropped = self.write_errors = 0
         self._failures = 0  # consecutive failed writes: the retry pause doubles with each
         # Request ids: random per process (unique across workers and restarts), then a count.
         self._process_id = os.urandom(6).hex()
-        # What the store needs besides each request: (process id, model version, runtime, features).
-        self.context = (self._process_id, model_version, runtime, tuple(features or ()))
+        # What the store needs besides each request: (process id, model version, runtime).
+        self.context = (self._process_id, model_version, runtime)
         # Requests not yet taken by the writer, as parallel lists of values the garbage collector
         # does not track: arrival time, latency in ms, request body, response body, is it a batch.
         self._buffer: tuple[list[float], list[float], list[bytes], list[bytes], list[bool]] = (
@@ -89,13 +83,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_project(
-        cls,
-        project: Project,
-        model_version: str,
-        runtime: str,
-        features: Sequence[tuple[str, str]] | None = None,
-    ) -> PredictionLog:
+    def for_project(cls, project: Project, model_version: str, runtime: str) -> PredictionLog:
         """The log `monitoring:` configures (disabled when log_predictions is false), its store
         in a child process."""
         settings = project.config.monitoring
@@ -107,7 +95,6 @@ class PredictionLog:
             capacity=settings.queue_rows,
             flush_rows=settings.flush_rows,
             flush_seconds=settings.flush_seconds,
-            features=features,
         )
 
     @property

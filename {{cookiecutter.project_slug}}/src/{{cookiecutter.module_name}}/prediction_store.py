@@ -27,9 +27,8 @@ COLUMNS = ("created_at", "request_id", "row_index", "model_version", "runtime", 
            "prediction", "probabilities")  # fmt: skip
 
 
-# What every request of a log shares: (process id, model version, runtime, features as
-# (name, kind) pairs in the contract's order, for readers: see as_scored).
-Context = tuple[str, str, str, tuple[tuple[str, str], ...]]
+# What every request of a log shares: (process id, model version, runtime).
+Context = tuple[str, str, str]
 
 
 def table_rows(context: Context, requests: bytes) -> list[tuple[Any, ...]]:
@@ -40,7 +39,7 @@ def table_rows(context: Context, requests: bytes) -> list[tuple[Any, ...]]:
     stored as it came (reading it back, as_scored gives the values the model saw); a batch request
     has {"records": [...]} and lists of answers. Times become UTC text, as SQLAlchemy writes them.
     """
-    process_id, version, runtime, _ = context
+    process_id, version, runtime = context
     first, times, latencies, bodies, predictions, probabilities = marshal.loads(requests)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     rows, second, second_text = [], -1, ""

@@ -53,9 +53,6 @@ class StoreProcess:
         """Have the child insert these requests' rows in one transaction; raise if it could not."""
         self._call(("write", context, requests))
 
-    def count(self) -> int:
-        return int(self._call(("count",)))
-
     def dispose(self) -> None:
         """Close the child's input: it closes its connection and exits. No child starts after this."""
         self._closed = True
@@ -142,13 +139,9 @@ def serve(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
             try:
                 if request[0] == "connect":
                     store.connect()
-                    result: Any = None
-                elif request[0] == "write":
+                else:  # ("write", context, requests)
                     store.write(request[1], request[2])
-                    result = None
-                else:
-                    result = store.count()
-                _send(replies, ("ok", result))
+                _send(replies, ("ok", None))
             except Exception as exc:  # reported to the parent, which keeps the rows and retries
                 lines = str(exc).splitlines()
                 _send(replies, ("error", lines[0] if lines else type(exc).__name__))
