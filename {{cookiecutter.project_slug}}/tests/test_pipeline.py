@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.metrics import beats
-from {{ cookiecutter.module_name }}.model_io import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.model_io import TRUSTED_TYPES, load_skops, read_metadata, sha256_file
 from {{ cookiecutter.module_name }}.schema import Contract
 
 
@@ -50,6 +52,28 @@ def test_mlflow_run_has_params_metrics_dataset_and_model(trained_project: Projec
     assert run.data.tags["data_digest"] == read_metadata(trained_project.models_dir)["data_digest"]
     logged = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
     assert any(model.source_run_id == run_id for model in logged)
+
+
+def test_mlflow_logs_the_exported_file_and_loads_it_as_a_scikit_learn_model(
+    trained_project: Project,
+) -> None:
+    import mlflow
+
+    metadata = read_metadata(trained_project.models_dir)
+    mlflow.set_tracking_uri(trained_project.tracking_uri)
+    uri = f"models:/{trained_project.config.project_slug}@champion"
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    assert sha256_file(local / "model.skops") == metadata["files"]["model.skops"], "the very file served"
+    test = pd.read_parquet(trained_project.processed_dir / "test.parquet")
+    X = test[metadata["features"]]
+    exported, _ = load_skops(trained_project.models_dir)
+    expected = exported.predict(X)
+    assert (mlflow.sklearn.load_model(uri).predict(X) == expected).all()
+    assert (np.asarray(mlflow.pyfunc.load_model(uri).predict(X)) == expected).all()
+    flavor = mlflow.models.Model.load(uri).flavors["sklearn"]
+    assert flavor["serialization_format"] == "skops" and flavor["skops_trusted_types"] == TRUSTED_TYPES
+    requirements = (local / "requirements.txt").read_text().split()
+    assert any(line.startswith("scikit-learn==") for line in requirements)
 
 
 def test_exported_model_predicts_the_held_out_split(trained_project: Project) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import operator
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,24 @@ def test_inline_runs_here_and_raises_at_once() -> None:
     with pytest.raises(ValueError):
         tracker.submit(math.sqrt, -1)
     tracker.close()
+
+
+def test_the_worker_side_never_imports_scikit_learn_or_skops() -> None:
+    """The worker logs the exported file and the gate scores in the pipeline's process: importing
+    scikit-learn and skops in the worker too was the longest step of `pipeline`."""
+    worker_side = """
+import pickle, sys
+from {{ cookiecutter.module_name }} import logged_model, promotion, tracking
+from {{ cookiecutter.module_name }}.promotion import Decision, Registry, apply_decision, consult_registry
+tracking.warm_up()
+pickle.loads(pickle.dumps((Decision("m", "1", "f1_macro", True), Registry("1"), apply_decision)))
+print(sorted(name for name in ("sklearn", "skops") if name in sys.modules))
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", worker_side], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_failed_pipeline_reports_one_line_and_marks_its_run_failed(

@@ -84,13 +84,18 @@ def pipeline(config: ConfigOption = None) -> None:
         try:
             run_data(project)
             run_train(project, tracker, run)
-            from .promotion import judge_candidate  # here, not first: measured faster
+            from .promotion import consult_registry  # here, not first: measured faster
 
-            # The gate's judgement (register, re-score the champion) overlaps drawing the figures;
-            # what is served changes only after evaluate has finished.
-            judged: list[Future[Any]] = []
-            run_evaluate(project, tracker, lambda: judged.append(tracker.submit(judge_candidate, project)))
-            run_promote(project, tracker, judged[0])
+            registry: list[Future[Any]] = []
+
+            def queue_gate() -> None:
+                # The gate's MLflow side (register, fetch the champion) overlaps drawing the
+                # figures; what is served changes only after evaluate has finished.
+                registry.append(tracker.submit(consult_registry, project, tracker.result(run)))
+
+            report = run_evaluate(project, tracker, queue_gate)
+            held_out = {"model": report["model"], "baseline": report["baseline"]}
+            run_promote(project, tracker, registry[0], held_out)
         except Exception:
             # Mark the run FAILED (unless creating it is what failed): the stage's error is reported.
             tracker.settle()
@@ -137,7 +142,7 @@ def run_train(project: Project, tracker: Tracker | None = None, run: Future[str]
 
 def run_evaluate(
     project: Project, tracker: Tracker | None = None, before_figures: Callable[[], Any] | None = None
-) -> None:
+) -> dict[str, Any]:
     from .evaluate import evaluate_model
 
     with step("evaluate"):
@@ -159,6 +164,7 @@ def run_evaluate(
             f"{entry['primary']:.4f}, {entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} rows)"
         )
     console.print(f"  model card: {project.reports_dir / 'model_card.md'}")
+    return report
 
 
 @app.command()
@@ -212,14 +218,16 @@ def reproduce(
         console.print(f"  note: {note}", soft_wrap=True)
 
 
-def run_promote(project: Project, tracker: Tracker | None = None, judged: Future[Any] | None = None) -> None:
-    from .promotion import apply_decision, promote_model
+def run_promote(
+    project: Project,
+    tracker: Tracker | None = None,
+    registry: Future[Any] | None = None,
+    held_out: dict[str, dict[str, float]] | None = None,
+) -> None:
+    from .promotion import promote_model
 
     with step("promote"):
-        if tracker and judged:
-            decision = tracker.call(apply_decision, project, tracker.result(judged))
-        else:
-            decision = promote_model(project)
+        decision = promote_model(project, tracker, registry, held_out)
     console.print(f"  registered {decision.name} v{decision.version} as challenger")
     for comparison in decision.comparisons:
         console.print(

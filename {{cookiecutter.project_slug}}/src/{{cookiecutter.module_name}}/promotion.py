@@ -5,6 +5,10 @@ also becomes `champion` — and is copied from models/candidate/ to models/, whi
 serves — only if its primary metric on the held-out rows beats the dummy baseline by
 `promotion.margin_vs_baseline` and the current champion, re-scored on the same rows, by
 `promotion.margin_vs_champion`. A model that loses changes nothing that is served.
+
+The gate has an MLflow side (register, fetch the champion, move aliases: consult_registry and
+apply_decision, which `pipeline` runs in its tracking worker) and a scoring side (judge, run where
+the models are already loaded). Only the scoring side imports scikit-learn and skops.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import model_io
 from .config import Project
-from .data import load_processed
 from .errors import UserError
 from .metrics import baseline_metrics, beats, metric_directions, primary_metric
 from .reproducibility import MANIFEST_FILE
-from .train import score
+from .tracking_worker import Tracker
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    import pandas as pd
+
+    from .schema import Contract
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -60,6 +70,15 @@ class Decision:
     comparisons: list[Comparison] = field(default_factory=list)
     promoted: bool = False
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What the gate needs from MLflow: the candidate's version and the champion to beat."""
+
+    version: str  # the candidate's registered version, now `challenger`
+    champion: str | None = None  # the champion's version, when there is one
+    champion_dir: Path | None = None  # a temporary copy of the champion's artifact (to re-score)
 
 
 def compare(
@@ -103,17 +122,28 @@ def current_champion(name: str) -> Any | None:
         return None  # no registered model yet, or no champion alias
 
 
-def load_registered(name: str, version: str) -> Any:
-    """Load a registered version's skops file with our own trusted-type list (never the artifact's)."""
+def consult_registry(project: Project, run_id: str) -> Registry:
+    """Register the run's model as `challenger`; download the champion, if another version is one."""
     import mlflow
+
+    version = str(register_candidate(project, run_id).version)
+    champion = current_champion(project.config.project_slug)
+    if champion is None or str(champion.version) == version:
+        return Registry(version, None if champion is None else version)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI output readable
+    local = tempfile.mkdtemp(prefix="champion-")
+    mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{project.config.project_slug}/{champion.version}", dst_path=local
+    )
+    return Registry(version, str(champion.version), Path(local))
+
+
+def load_champion(registry: Registry) -> Any:
+    """Load the downloaded champion's skops file with our own trusted-type list (never the artifact's)."""
     import skops.io as sio
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI output readable
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=tmp)
-        )
-        return sio.load(next(local.rglob("*.skops")), trusted=model_io.TRUSTED_TYPES)
+    assert registry.champion_dir is not None
+    return sio.load(next(registry.champion_dir.rglob("*.skops")), trusted=model_io.TRUSTED_TYPES)
 
 
 def served_run(models_dir: Path) -> str | None:
@@ -135,54 +165,84 @@ def publish(candidate_dir: Path, models_dir: Path) -> None:
 
 
 def challenge_champion(
-    project: Project,
-    decision: Decision,
-    champion: Any | None,
-    candidate: float,
-    X: Any,
-    y: Any,
-    contract: Any,
+    project: Project, decision: Decision, registry: Registry, candidate: float, X: Any, y: Any, contract: Any
 ) -> None:
     """Re-score the current champion on the same held-out rows and compare (no champion: nothing to beat)."""
-    if champion is None:
+    from .train import score
+
+    if registry.champion is None:
         decision.notes.append("no champion yet: the candidate only has to beat the baseline")
         return
     try:
-        reference = score(load_registered(decision.name, str(champion.version)), X, y, contract)[
-            decision.metric
-        ]
+        reference = score(load_champion(registry), X, y, contract)[decision.metric]
     except (KeyError, ValueError) as exc:  # the data contract changed since the champion was trained
         decision.notes.append(
-            f"champion v{champion.version} cannot score today's held-out data ({exc}); it is replaced"
+            f"champion v{registry.champion} cannot score today's held-out data ({exc}); it is replaced"
         )
         return
     margin = project.config.promotion.margin_vs_champion
     decision.comparisons.append(
-        compare(contract.task, decision.metric, candidate, f"champion v{champion.version}", reference, margin)
+        compare(
+            contract.task, decision.metric, candidate, f"champion v{registry.champion}", reference, margin
+        )
     )
 
 
-def promote_model(project: Project) -> Decision:
-    """Run the gate for the model in models/candidate/ and return what was decided and why."""
-    return apply_decision(project, judge_candidate(project))
+def promote_model(
+    project: Project,
+    tracker: Tracker | None = None,
+    registry: Future[Registry] | None = None,
+    held_out: dict[str, dict[str, float]] | None = None,
+) -> Decision:
+    """Run the gate for the model in models/candidate/ and return what was decided and why.
 
-
-def judge_candidate(project: Project) -> Decision:
-    """Register the candidate as `challenger` and decide whether it beats the baseline and champion.
-
-    Nothing that is served changes here: apply_decision() does that.
+    The MLflow calls go through the tracker (in `pipeline`, its worker: `registry` is then the
+    consult_registry call it queued); `held_out` are the candidate's and the baseline's held-out
+    metrics when evaluate has just computed them (else they are computed here).
     """
-    cfg = project.config
-    _, test, contract = load_processed(project)
-    model, metadata = model_io.load_skops(project.candidate_dir, "model.skops")
-    baseline, _ = model_io.load_skops(project.candidate_dir, "baseline.skops")
+    from .data import load_processed
+
+    tracker = tracker or Tracker(background=False)
+    metadata = model_io.read_metadata(project.candidate_dir)
     if not metadata.get("mlflow_run_id"):
         raise UserError('The candidate has no MLflow run — run "make train" first.')
-    X, y = test[contract.feature_names], test[contract.target]
+    if registry is None:
+        registry = tracker.submit(consult_registry, project, metadata["mlflow_run_id"])
+    consulted = tracker.result(registry)
+    try:
+        _, test, contract = load_processed(project)
+        X, y = test[contract.feature_names], test[contract.target]
+        if held_out is None:
+            held_out = score_candidate(project, X, y, contract)
+        decision = judge(project, consulted, held_out, X, y, contract)
+    finally:
+        if consulted.champion_dir is not None:
+            shutil.rmtree(consulted.champion_dir, ignore_errors=True)
+    return tracker.call(apply_decision, project, decision)
+
+
+def score_candidate(project: Project, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, Any]:
+    """The held-out metrics of the candidate and its baseline, as evaluate computes them."""
+    from .train import score
+
+    model, _ = model_io.load_skops(project.candidate_dir, "model.skops")
+    baseline, _ = model_io.load_skops(project.candidate_dir, "baseline.skops")
+    return {"model": score(model, X, y, contract), "baseline": score(baseline, X, y, contract)}
+
+
+def judge(
+    project: Project,
+    registry: Registry,
+    held_out: dict[str, dict[str, float]],
+    X: pd.DataFrame,
+    y: pd.Series,
+    contract: Contract,
+) -> Decision:
+    """Decide whether the candidate beats the baseline and the champion. Nothing served changes here."""
+    cfg = project.config
     metric = primary_metric(contract.task, cfg.evaluation.primary_metric)
-    version = str(register_candidate(project, metadata["mlflow_run_id"]).version)
-    decision = Decision(cfg.project_slug, version, metric, metric_directions(contract.task)[metric])
-    model_scores, baseline_scores = score(model, X, y, contract), score(baseline, X, y, contract)
+    decision = Decision(cfg.project_slug, registry.version, metric, metric_directions(contract.task)[metric])
+    model_scores, baseline_scores = held_out["model"], held_out["baseline"]
     candidate = model_scores[metric]
     margin = cfg.promotion.margin_vs_baseline
     decision.comparisons.append(
@@ -194,12 +254,11 @@ def judge_candidate(project: Project) -> Decision:
         )
         greater = metric_directions(contract.task)[extra]
         decision.comparisons.append(replace(check, metric=extra, greater_is_better=greater))
-    champion = current_champion(cfg.project_slug)
-    if champion is not None and str(champion.version) == version:
-        decision.notes.append(f"v{version} is already the champion; the gate does not demote")
+    if registry.champion == registry.version:
+        decision.notes.append(f"v{registry.version} is already the champion; the gate does not demote")
         decision.promoted = True
     else:
-        challenge_champion(project, decision, champion, candidate, X, y, contract)
+        challenge_champion(project, decision, registry, candidate, X, y, contract)
         decision.promoted = all(c.passed for c in decision.comparisons)
     return decision
 
@@ -208,6 +267,9 @@ def apply_decision(project: Project, decision: Decision) -> Decision:
     """Make a winning candidate `champion` and copy it to models/; record the verdict on its version."""
     from mlflow import MlflowClient
 
+    from .tracking import connect
+
+    connect(project)
     metadata = model_io.read_metadata(project.candidate_dir)
     if decision.promoted:
         MlflowClient().set_registered_model_alias(decision.name, CHAMPION, decision.version)

@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import warnings
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from .config import Project
-from .model_io import TRUSTED_TYPES
 from .schema import Contract
 
 TRACKED_PACKAGES = ("scikit-learn", "numpy", "pandas", "skops", "mlflow", "pandera")
@@ -77,6 +77,16 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
     return versions
 
 
+@dataclass(frozen=True)
+class ExportedModel:
+    """The exported model as the worker logs it: its file, and a sample of rows with its answers."""
+
+    path: Path
+    sha256: str
+    example: pd.DataFrame  # the first training rows' features: the input example and signature
+    predictions: Any  # the model's predictions for them
+
+
 def start_run(project: Project) -> str:
     """Create the training run (logged to by log_training) and return its id."""
     from mlflow import MlflowClient
@@ -94,24 +104,36 @@ def end_run(project: Project, run_id: str, status: str) -> None:
 
 
 def warm_up() -> None:
-    """Import what logging the model and the gate need (in the worker, while the pipeline trains)."""
-    import mlflow.sklearn  # noqa: F401
+    """Import what logging the model needs (in the worker, while the pipeline trains).
+
+    Neither scikit-learn nor skops: the worker logs the exported file (logged_model.py) and the
+    gate's scoring runs in the pipeline's own process, so the worker never pays for importing them.
+    """
+    import mlflow.pyfunc  # noqa: F401
     import pyarrow.parquet  # noqa: F401
-    import skops.io  # noqa: F401
+    import yaml  # noqa: F401
     from mlflow.models import infer_signature  # noqa: F401
+    from mlflow.utils import environment  # noqa: F401
 
 
 def log_training(
-    project: Project, run_id: str, result: Any, train: pd.DataFrame, contract: Contract, data_digest: str
+    project: Project,
+    run_id: str,
+    cv: dict[str, dict[str, dict[str, float]]],
+    train: pd.DataFrame,
+    contract: Contract,
+    data_digest: str,
+    model: ExportedModel,
 ) -> str:
     """Log the train stage (params, CV metrics, dataset, environment, model) to the run; return its id."""
     import mlflow
     from mlflow.models import infer_signature
 
+    from .logged_model import log_exported
+
     connect(project)
     cfg = project.config
     safe_train = train.drop(columns=contract.sensitive_columns)
-    X = safe_train[contract.feature_names]
     with mlflow.start_run(run_id=run_id) as run:
         params = {k: v for k, v in flatten(cfg.model_dump()).items() if not k.startswith("data.sensitive")}
         mlflow.log_params(params)
@@ -127,7 +149,7 @@ def log_training(
         mlflow.log_metrics(
             {
                 f"{who}_cv_{metric}_{stat}": value
-                for who, metrics in result.cv.items()
+                for who, metrics in cv.items()
                 for metric, stats in metrics.items()
                 for stat, value in stats.items()
                 if value == value
@@ -145,14 +167,13 @@ def log_training(
         mlflow.log_dict(contract.to_dict(), "schema.json")
         versions = package_versions(MODEL_PACKAGES)
         skip_distribution_scan()
-        mlflow.sklearn.log_model(
-            result.model,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=TRUSTED_TYPES,
+        log_exported(
+            model.path,
+            model.sha256,
+            versions["scikit-learn"],
+            signature=infer_signature(model.example, model.predictions),
+            input_example=model.example.head(3),
             pip_requirements=[f"{name}=={version}" for name, version in versions.items()],
-            signature=infer_signature(X.head(20), result.model.predict(X.head(20))),
-            input_example=X.head(3),
         )
         return run.info.run_id
 

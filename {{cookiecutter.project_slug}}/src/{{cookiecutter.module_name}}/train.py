@@ -188,8 +188,15 @@ def train_model(
     result = fit_models(project, train, contract)
     data_digest = digest(pd.concat([train, test]))
     run_id = tracker.result(run) if run else tracker.call(tracking.start_run, project)
-    tracker.submit(tracking.log_training, project, run_id, result, train, contract, data_digest)
     metadata = export(project, result, contract, data_digest, run_id)
+    example = train[contract.feature_names].head(20)
+    exported = tracking.ExportedModel(
+        project.candidate_dir / "model.skops",
+        metadata["files"]["model.skops"],
+        example,
+        result.model.predict(example),
+    )
+    tracker.submit(tracking.log_training, project, run_id, result.cv, train, contract, data_digest, exported)
     manifest = build_manifest(project, data_digest, metadata["files"])
     tracker.submit(tracking.log_files, project, run_id, [write_manifest(project.candidate_dir, manifest)])
     return result, metadata
