@@ -60,22 +60,37 @@ def test_inline_runs_here_and_raises_at_once() -> None:
     tracker.close()
 
 
-def test_the_worker_side_never_imports_scikit_learn_or_skops() -> None:
-    """The worker logs the exported file and the gate scores in the pipeline's process: importing
-    scikit-learn and skops in the worker too was the longest step of `pipeline`."""
+def test_the_worker_side_never_imports_scikit_learn_or_skops(tmp_path: Path) -> None:
+    """The worker logs the exported file, draws the figures from plain arrays and leaves the gate's
+    scoring to the pipeline's process: importing scikit-learn and skops there too was the longest
+    step of `pipeline`."""
     worker_side = """
 import pickle, sys
-from {{ cookiecutter.module_name }} import logged_model, promotion, tracking
+from pathlib import Path
+import numpy as np
+from {{ cookiecutter.module_name }} import logged_model, plots, promotion, tracking
 from {{ cookiecutter.module_name }}.promotion import Decision, Registry, apply_decision, consult_registry
 tracking.warm_up()
 pickle.loads(pickle.dumps((Decision("m", "1", "f1_macro", True), Registry("1"), apply_decision)))
+curve = plots.Curve("b", np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.8, 1.0]), 0.9)
+data = plots.FigureData(
+    "classification", "y", dict(x=dict(mean=0.1, std=0.01)), ["a", "b"], np.array([[3, 1], [0, 4]]),
+    [curve], [curve], [curve],
+)
+drawn = plots.draw_figures(Path(sys.argv[1]), data)
+assert all(path.stat().st_size > 0 for path in drawn), drawn
 print(sorted(name for name in ("sklearn", "skops") if name in sys.modules))
 """
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     done = subprocess.run(
-        [sys.executable, "-c", worker_side], capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", worker_side, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     assert done.stdout.strip() == "[]"
+    assert len(list(tmp_path.glob("*.png"))) == 5
 
 
 def test_a_failed_pipeline_reports_one_line_and_marks_its_run_failed(
@@ -125,3 +140,18 @@ def test_a_logging_failure_in_the_worker_is_reported_and_the_run_marked_failed(
     experiment = mlflow.get_experiment_by_name(project.config.tracking.experiment)
     runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
     assert [run.info.status for run in runs] == ["FAILED"]
+
+
+def test_a_figure_failure_in_the_worker_promotes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from {{ cookiecutter.module_name }} import cli, plots
+
+    monkeypatch.setattr(cli, "BACKGROUND_TRACKING", True)
+    monkeypatch.setattr(plots, "draw_figures", fail_to_log)  # the forked worker inherits it
+    path = write_config(tmp_path)
+    with pytest.raises(OSError, match="No space left on device"):
+        main(["pipeline", "--config", str(path)])
+    project = load_project(path)
+    assert (project.candidate_dir / "model.json").is_file(), "the stages before it ran"
+    assert not (project.models_dir / "model.json").exists(), "nothing was promoted to models/"

@@ -28,8 +28,9 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Run the evaluate stage and return the content of reports/metrics.json.
 
-    The figures come last: `before_figures` (the pipeline queues the promotion gate there) starts
-    once every number and report is written, and runs while they are drawn.
+    The figures are drawn through the tracker (in `pipeline`, by its worker) while the reports are
+    written here; `before_figures` (the pipeline queues the promotion gate's MLflow side there)
+    runs once every number is computed, just before.
     """
     from . import tracking
 
@@ -41,6 +42,13 @@ def evaluate_model(
     held_out = {"baseline": score(baseline, X, y, contract), "model": score(model, X, y, contract)}
     primary = primary_metric(contract.task, project.config.evaluation.primary_metric)
     importance = permutation_importance(model, X, y, primary, project.config.split.seed)
+    figure_data = plots.figure_data(model, X, y, contract, importance)
+    if before_figures is not None:
+        before_figures()
+    run_id = metadata.get("mlflow_run_id")
+    tracker.submit(plots.draw_figures, project.figures_dir, figure_data)
+    figures = plots.figure_files(project.figures_dir, contract.task)
+    tracker.submit(tracking.log_evaluation, project, run_id, {}, figures)
     report = {
         "task": contract.task,
         "primary_metric": primary,
@@ -62,13 +70,8 @@ def evaluate_model(
         project.candidate_dir, held_out, predictions_digest(model, X, contract.task)
     )
     card = render_reports(project, report, contract, metadata, read_manifest(manifest_path))
-    run_id = metadata.get("mlflow_run_id")
     tracker.submit(tracking.log_evaluation, project, run_id, held_out, [metrics_path, card])
     tracker.submit(tracking.log_files, project, run_id, [manifest_path])
-    if before_figures is not None:
-        before_figures()
-    figures = plots.draw_figures(project.figures_dir, model, X, y, contract, importance)
-    tracker.submit(tracking.log_evaluation, project, run_id, {}, figures)
     return report
 
 

@@ -1,7 +1,13 @@
-"""Figures of the held-out evaluation, written as PNG to reports/figures/."""
+"""Figures of the held-out evaluation, written as PNG to reports/figures/.
+
+Two steps: figure_data() computes every number a figure shows (the confusion matrix, the curves),
+where the model is; draw_figures() only draws them, with numpy and matplotlib. `pipeline` draws in
+its tracking worker, which never loads scikit-learn, while the main process writes the reports.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +18,33 @@ from .schema import Contract
 
 CLASSIFICATION_FIGURES = ("confusion_matrix", "roc_curve", "precision_recall", "calibration")
 REGRESSION_FIGURES = ("residuals",)
+SIZE, DPI = (6, 5), 110
+
+
+@dataclass
+class Curve:
+    """One class against the rest: the x and y of a curve and its one-number summary."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    summary: float = float("nan")
+
+
+@dataclass
+class FigureData:
+    """Everything the figures show, as plain arrays (cheap to hand to another process)."""
+
+    task: str
+    target: str
+    importance: dict[str, dict[str, float]]
+    labels: list[str] = field(default_factory=list)  # classification: the confusion matrix's order
+    matrix: np.ndarray | None = None
+    roc: list[Curve] = field(default_factory=list)
+    precision_recall: list[Curve] = field(default_factory=list)
+    calibration: list[Curve] = field(default_factory=list)
+    actual: np.ndarray | None = None  # regression
+    predicted: np.ndarray | None = None
 
 
 def figure_files(figures_dir: Path, task: str) -> list[Path]:
@@ -20,43 +53,66 @@ def figure_files(figures_dir: Path, task: str) -> list[Path]:
     return [figures_dir / f"{name}.png" for name in (*names, "permutation_importance")]
 
 
-def draw_figures(
-    figures_dir: Path,
-    model: Any,
-    X: pd.DataFrame,
-    y: pd.Series,
-    contract: Contract,
-    importance: dict[str, dict[str, float]],
-) -> list[Path]:
+def figure_data(
+    model: Any, X: pd.DataFrame, y: pd.Series, contract: Contract, importance: dict[str, dict[str, float]]
+) -> FigureData:
+    """Compute what the task's figures show from the model's held-out predictions."""
+    from sklearn import metrics
+    from sklearn.calibration import calibration_curve
+
+    data = FigureData(contract.task, contract.target, importance)
+    predicted = np.asarray(model.predict(X))
+    if contract.task != "classification":
+        data.actual, data.predicted = y.to_numpy(dtype=float), predicted.astype(float)
+        return data
+    seen = set(map(str, y)) | set(map(str, predicted))
+    data.labels = [str(c) for c in contract.classes or []] or sorted(seen)
+    data.labels += sorted(seen - set(data.labels))  # a label the contract did not list still shows
+    data.matrix = metrics.confusion_matrix(y.astype(str), predicted.astype(str), labels=data.labels)
+    proba = model.predict_proba(X)
+    # One curve per class (one-vs-rest); a binary task needs only the positive class.
+    curves = [
+        (str(label), (y.astype(str) == str(label)).to_numpy(), proba[:, i])
+        for i, label in enumerate(model.classes_)
+    ]
+    curves = curves[1:] if len(curves) == 2 else curves
+    bins = int(np.clip(len(y) // 15, 3, 10))  # few rows → few bins, each still holding several
+    for name, is_class, score in curves:
+        if is_class.any() and not is_class.all():
+            fpr, tpr, _ = metrics.roc_curve(is_class, score)
+            data.roc.append(Curve(name, fpr, tpr, metrics.auc(fpr, tpr)))
+        if is_class.any():
+            precision, recall, _ = metrics.precision_recall_curve(is_class, score)
+            ap = metrics.average_precision_score(is_class, score)
+            data.precision_recall.append(Curve(name, recall, precision, ap))
+        observed, mean_predicted = calibration_curve(is_class, score, n_bins=bins)
+        data.calibration.append(Curve(name, mean_predicted, observed))
+    return data
+
+
+def draw_figures(figures_dir: Path, data: FigureData) -> list[Path]:
     """Draw the task's diagnostic plots and the permutation importance; return the files."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed: files only
     figures_dir.mkdir(parents=True, exist_ok=True)
-    if contract.task == "classification":
-        proba = model.predict_proba(X)
-        # One curve per class (one-vs-rest); a binary task needs only the positive class.
-        curves = [
-            (str(label), (y.astype(str) == str(label)).to_numpy(), proba[:, i])
-            for i, label in enumerate(model.classes_)
-        ]
-        curves = curves[1:] if len(curves) == 2 else curves
-        matrix, roc, pr, calib, bars = figure_files(figures_dir, contract.task)
-        confusion_matrix(matrix, y, model.predict(X), contract.classes)
-        roc_curves(roc, curves)
-        precision_recall_curves(pr, curves)
-        calibration(calib, curves)
+    if data.task == "classification":
+        matrix, roc, pr, calib, bars = figure_files(figures_dir, data.task)
+        confusion_matrix(matrix, data)
+        roc_curves(roc, data.roc)
+        precision_recall_curves(pr, data.precision_recall)
+        calibration(calib, data.calibration)
     else:
-        plot, bars = figure_files(figures_dir, contract.task)
-        residuals(plot, y.to_numpy(), model.predict(X), contract.target)
-    importance_bars(bars, importance)
-    return figure_files(figures_dir, contract.task)
+        plot, bars = figure_files(figures_dir, data.task)
+        residuals(plot, data)
+    importance_bars(bars, data.importance)
+    return figure_files(figures_dir, data.task)
 
 
 def _figure(title: str) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=SIZE, dpi=DPI)
     ax.set_title(title)
     return fig, ax
 
@@ -75,57 +131,79 @@ def _save(fig: Any, path: Path, fit_labels: bool = False) -> Path:
     return path
 
 
-def confusion_matrix(path: Path, y: pd.Series, predicted: np.ndarray, classes: list[str] | None) -> Path:
-    from sklearn.metrics import ConfusionMatrixDisplay
-
+def confusion_matrix(path: Path, data: FigureData) -> Path:
+    assert data.matrix is not None
     fig, ax = _figure("Confusion matrix (held-out data)")
-    ConfusionMatrixDisplay.from_predictions(y, predicted, labels=classes, ax=ax, colorbar=False)
+    counts = data.matrix
+    image = ax.imshow(counts, interpolation="nearest", cmap="viridis")
+    ticks = np.arange(len(data.labels))
+    ax.set_xticks(ticks, data.labels, rotation=45 if len(data.labels) > 4 else 0, ha="right")
+    ax.set_yticks(ticks, data.labels)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    middle = (counts.max() + counts.min()) / 2.0
+    for (row, col), value in np.ndenumerate(counts):
+        colour = image.cmap(0) if value > middle else image.cmap(255)  # readable on either end
+        ax.text(col, row, f"{value:d}", ha="center", va="center", color=colour)
     return _save(fig, path, fit_labels=True)
 
 
-def roc_curves(path: Path, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Path:
-    from sklearn.metrics import RocCurveDisplay
+def _curves(title: str, curves: list[Curve], label: str, xy: tuple[str, str], step: bool) -> tuple[Any, Any]:
+    fig, ax = _figure(title)
+    for curve in curves:
+        ax.plot(curve.x, curve.y, drawstyle="steps-post" if step else "default", label=label.format(c=curve))
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_xlabel(xy[0])
+    ax.set_ylabel(xy[1])
+    return fig, ax
 
-    fig, ax = _figure("ROC curve, one class vs the rest (held-out data)")
-    for name, is_class, score in curves:
-        if is_class.any() and not is_class.all():
-            RocCurveDisplay.from_predictions(is_class, score, name=name, ax=ax)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
+
+def roc_curves(path: Path, curves: list[Curve]) -> Path:
+    fig, ax = _curves(
+        "ROC curve, one class vs the rest (held-out data)",
+        curves,
+        "{c.name} (AUC = {c.summary:.2f})",
+        ("false positive rate", "true positive rate"),
+        step=False,
+    )
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
+    ax.legend(loc="lower right")
     return _save(fig, path)
 
 
-def precision_recall_curves(path: Path, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Path:
-    from sklearn.metrics import PrecisionRecallDisplay
-
-    fig, ax = _figure("Precision–recall, one class vs the rest (held-out data)")
-    for name, is_class, score in curves:
-        if is_class.any():
-            PrecisionRecallDisplay.from_predictions(is_class, score, name=name, ax=ax)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
+def precision_recall_curves(path: Path, curves: list[Curve]) -> Path:
+    fig, ax = _curves(
+        "Precision–recall, one class vs the rest (held-out data)",
+        curves,
+        "{c.name} (AP = {c.summary:.2f})",
+        ("recall", "precision"),
+        step=True,
+    )
+    ax.legend(loc="lower left")
     return _save(fig, path)
 
 
-def calibration(path: Path, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Path:
-    from sklearn.calibration import CalibrationDisplay
-
+def calibration(path: Path, curves: list[Curve]) -> Path:
     fig, ax = _figure("Calibration: predicted probability vs observed share")
-    bins = int(np.clip(len(curves[0][1]) // 15, 3, 10))  # few rows → few bins, each still holding several
-    for name, is_class, score in curves:
-        CalibrationDisplay.from_predictions(is_class, score, n_bins=bins, name=name, ax=ax)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
+    for curve in curves:
+        ax.plot(curve.x, curve.y, marker="s", label=curve.name)
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("mean predicted probability of the class")
     ax.set_ylabel("observed share of the class")
+    ax.legend(loc="upper left")
     return _save(fig, path)
 
 
-def residuals(path: Path, actual: np.ndarray, predicted: np.ndarray, target: str) -> Path:
-    errors = actual - predicted
+def residuals(path: Path, data: FigureData) -> Path:
+    assert data.actual is not None and data.predicted is not None
+    errors = data.actual - data.predicted
     fig, ax = _figure(f"Residuals (held-out data, RMSE {np.sqrt(np.mean(errors**2)):.3g})")
-    ax.scatter(predicted, errors, s=14, alpha=0.7)
+    ax.scatter(data.predicted, errors, s=14, alpha=0.7)
     ax.axhline(0.0, color="grey", linewidth=1)
-    ax.set_xlabel(f"predicted {target}")
+    ax.set_xlabel(f"predicted {data.target}")
     ax.set_ylabel("actual − predicted")
     return _save(fig, path, fit_labels=True)
 

@@ -218,6 +218,7 @@ def promote_model(
     finally:
         if consulted.champion_dir is not None:
             shutil.rmtree(consulted.champion_dir, ignore_errors=True)
+    tracker.wait()  # serve nothing new unless everything queued before (figures, logs) succeeded
     return tracker.call(apply_decision, project, decision)
 
 

@@ -104,11 +104,16 @@ def end_run(project: Project, run_id: str, status: str) -> None:
 
 
 def warm_up() -> None:
-    """Import what logging the model needs (in the worker, while the pipeline trains).
+    """Import what logging the model and drawing the figures need (in the worker, while the
+    pipeline trains).
 
-    Neither scikit-learn nor skops: the worker logs the exported file (logged_model.py) and the
-    gate's scoring runs in the pipeline's own process, so the worker never pays for importing them.
+    Neither scikit-learn nor skops: the worker logs the exported file (logged_model.py), draws the
+    figures from plain arrays (plots.py), and the gate scores in the pipeline's own process.
     """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
+    import matplotlib.pyplot
     import mlflow.pyfunc  # noqa: F401
     import pyarrow.parquet  # noqa: F401
     import yaml  # noqa: F401

@@ -1,0 +1,30 @@
+"""The figures show the held-out numbers the report states."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from {{ cookiecutter.module_name }} import plots
+from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.data import load_processed
+from {{ cookiecutter.module_name }}.model_io import load_skops
+
+
+def test_figure_data_agrees_with_the_report(trained_project: Project) -> None:
+    report = json.loads((trained_project.reports_dir / "metrics.json").read_text())
+    _, test, contract = load_processed(trained_project)
+    model, _ = load_skops(trained_project.candidate_dir)
+    X, y = test[contract.feature_names], test[contract.target]
+    data = plots.figure_data(model, X, y, contract, report["permutation_importance"])
+    if contract.task == "classification":
+        assert data.matrix is not None and data.matrix.sum() == len(test)
+        assert abs(np.trace(data.matrix) / len(test) - report["model"]["accuracy"]) < 1e-12
+        for curve in (*data.roc, *data.precision_recall, *data.calibration):
+            assert ((curve.x >= 0) & (curve.x <= 1)).all() and ((curve.y >= 0) & (curve.y <= 1)).all()
+        if len(data.roc) == 1:  # binary: the curve's area is the report's ROC AUC
+            assert abs(data.roc[0].summary - report["model"]["roc_auc"]) < 1e-9
+    else:
+        rmse = float(np.sqrt(np.mean((data.actual - data.predicted) ** 2)))
+        assert abs(rmse - report["model"]["rmse"]) < 1e-9
