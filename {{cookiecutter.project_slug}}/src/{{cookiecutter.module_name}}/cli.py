@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -84,18 +84,9 @@ def pipeline(config: ConfigOption = None) -> None:
         try:
             run_data(project)
             run_train(project, tracker, run)
-            from .promotion import consult_registry  # here, not first: measured faster
-
-            registry: list[Future[Any]] = []
-
-            def queue_gate() -> None:
-                # The gate's MLflow side (register, fetch the champion) overlaps drawing the
-                # figures; what is served changes only after evaluate has finished.
-                registry.append(tracker.submit(consult_registry, project, tracker.result(run)))
-
-            report = run_evaluate(project, tracker, queue_gate)
+            report = run_evaluate(project, tracker)
             held_out = {"model": report["model"], "baseline": report["baseline"]}
-            run_promote(project, tracker, registry[0], held_out)
+            run_promote(project, tracker, held_out)
         except Exception:
             # Mark the run FAILED (unless creating it is what failed): the stage's error is reported.
             tracker.settle()
@@ -140,13 +131,11 @@ def run_train(project: Project, tracker: Tracker | None = None, run: Future[str]
     )
 
 
-def run_evaluate(
-    project: Project, tracker: Tracker | None = None, before_figures: Callable[[], Any] | None = None
-) -> dict[str, Any]:
+def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
     from .evaluate import evaluate_model
 
     with step("evaluate"):
-        report = evaluate_model(project, tracker, before_figures)
+        report = evaluate_model(project, tracker)
     table = Table(title=f"Held-out metrics ({report['n_test']} rows)")
     table.add_column("metric")
     table.add_column("baseline", justify="right")
@@ -219,15 +208,12 @@ def reproduce(
 
 
 def run_promote(
-    project: Project,
-    tracker: Tracker | None = None,
-    registry: Future[Any] | None = None,
-    held_out: dict[str, dict[str, float]] | None = None,
+    project: Project, tracker: Tracker | None = None, held_out: dict[str, dict[str, float]] | None = None
 ) -> None:
     from .promotion import promote_model
 
     with step("promote"):
-        decision = promote_model(project, tracker, registry, held_out)
+        decision = promote_model(project, tracker, held_out)
     console.print(f"  registered {decision.name} v{decision.version} as challenger")
     for comparison in decision.comparisons:
         console.print(

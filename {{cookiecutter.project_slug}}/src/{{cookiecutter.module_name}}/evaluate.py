@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,11 @@ from .tracking_worker import Tracker
 from .train import score
 
 
-def evaluate_model(
-    project: Project, tracker: Tracker | None = None, before_figures: Callable[[], Any] | None = None
-) -> dict[str, Any]:
+def evaluate_model(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
     """Run the evaluate stage and return the content of reports/metrics.json.
 
-    The figures are drawn through the tracker (in `pipeline`, by its worker) while the reports are
-    written here; `before_figures` (the pipeline queues the promotion gate's MLflow side there)
-    runs once every number is computed, just before.
+    The figures are drawn through the tracker (in `pipeline`, by its worker, which has matplotlib
+    loaded by then) while the reports are written here.
     """
     from . import tracking
 
@@ -43,8 +39,6 @@ def evaluate_model(
     primary = primary_metric(contract.task, project.config.evaluation.primary_metric)
     importance = permutation_importance(model, X, y, primary, project.config.split.seed)
     figure_data = plots.figure_data(model, X, y, contract, importance)
-    if before_figures is not None:
-        before_figures()
     run_id = metadata.get("mlflow_run_id")
     tracker.submit(plots.draw_figures, project.figures_dir, figure_data)
     figures = plots.figure_files(project.figures_dir, contract.task)

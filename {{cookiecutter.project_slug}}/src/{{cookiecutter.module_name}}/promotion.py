@@ -28,8 +28,6 @@ from .reproducibility import MANIFEST_FILE
 from .tracking_worker import Tracker
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     import pandas as pd
 
     from .schema import Contract
@@ -78,7 +76,7 @@ class Registry:
 
     version: str  # the candidate's registered version, now `challenger`
     champion: str | None = None  # the champion's version, when there is one
-    champion_dir: Path | None = None  # a temporary copy of the champion's artifact (to re-score)
+    champion_dir: Path | None = None  # a downloaded copy of the champion's artifact (to re-score)
 
 
 def compare(
@@ -122,8 +120,9 @@ def current_champion(name: str) -> Any | None:
         return None  # no registered model yet, or no champion alias
 
 
-def consult_registry(project: Project, run_id: str) -> Registry:
-    """Register the run's model as `challenger`; download the champion, if another version is one."""
+def consult_registry(project: Project, run_id: str, downloads: Path) -> Registry:
+    """Register the run's model as `challenger`; download the champion into downloads, if another
+    version is one (the caller owns that folder and removes it)."""
     import mlflow
 
     version = str(register_candidate(project, run_id).version)
@@ -131,11 +130,10 @@ def consult_registry(project: Project, run_id: str) -> Registry:
     if champion is None or str(champion.version) == version:
         return Registry(version, None if champion is None else version)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI output readable
-    local = tempfile.mkdtemp(prefix="champion-")
     mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{project.config.project_slug}/{champion.version}", dst_path=local
+        artifact_uri=f"models:/{project.config.project_slug}/{champion.version}", dst_path=str(downloads)
     )
-    return Registry(version, str(champion.version), Path(local))
+    return Registry(version, str(champion.version), downloads)
 
 
 def load_champion(registry: Registry) -> Any:
@@ -189,36 +187,29 @@ def challenge_champion(
 
 
 def promote_model(
-    project: Project,
-    tracker: Tracker | None = None,
-    registry: Future[Registry] | None = None,
-    held_out: dict[str, dict[str, float]] | None = None,
+    project: Project, tracker: Tracker | None = None, held_out: dict[str, dict[str, float]] | None = None
 ) -> Decision:
     """Run the gate for the model in models/candidate/ and return what was decided and why.
 
-    The MLflow calls go through the tracker (in `pipeline`, its worker: `registry` is then the
-    consult_registry call it queued); `held_out` are the candidate's and the baseline's held-out
-    metrics when evaluate has just computed them (else they are computed here).
+    The MLflow calls go through the tracker (in `pipeline`, its worker, once everything queued
+    before has succeeded: a stage that failed registers nothing); the scoring runs here.
+    `held_out` are the candidate's and the baseline's held-out metrics when evaluate has just
+    computed them (else they are computed here).
     """
     from .data import load_processed
 
     tracker = tracker or Tracker(background=False)
+    tracker.wait()
     metadata = model_io.read_metadata(project.candidate_dir)
     if not metadata.get("mlflow_run_id"):
         raise UserError('The candidate has no MLflow run — run "make train" first.')
-    if registry is None:
-        registry = tracker.submit(consult_registry, project, metadata["mlflow_run_id"])
-    consulted = tracker.result(registry)
-    try:
+    with tempfile.TemporaryDirectory(prefix="champion-") as downloads:
+        registry = tracker.submit(consult_registry, project, metadata["mlflow_run_id"], Path(downloads))
         _, test, contract = load_processed(project)
         X, y = test[contract.feature_names], test[contract.target]
         if held_out is None:
             held_out = score_candidate(project, X, y, contract)
-        decision = judge(project, consulted, held_out, X, y, contract)
-    finally:
-        if consulted.champion_dir is not None:
-            shutil.rmtree(consulted.champion_dir, ignore_errors=True)
-    tracker.wait()  # serve nothing new unless everything queued before (figures, logs) succeeded
+        decision = judge(project, tracker.result(registry), held_out, X, y, contract)
     return tracker.call(apply_decision, project, decision)
 
 

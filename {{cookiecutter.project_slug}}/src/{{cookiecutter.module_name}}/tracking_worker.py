@@ -26,6 +26,9 @@ from typing import Any
 
 from .errors import UserError
 
+# Forked before the pipeline imports anything heavy (Linux); spawned elsewhere.
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+
 
 def _start_worker() -> None:
     # The worker imports MLflow and pandas: collect rarely (see cli.run), and skip
@@ -41,8 +44,7 @@ class Tracker:
         self._pool = (
             ProcessPoolExecutor(
                 max_workers=1,
-                # Forked before the pipeline imports anything heavy (Linux); spawned elsewhere.
-                mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn"),
+                mp_context=multiprocessing.get_context(START_METHOD),
                 initializer=_start_worker,
             )
             if background
