@@ -39,6 +39,17 @@ def test_csv_source_without_path_is_refused(tmp_path: Path) -> None:
         load_project(path)
 
 
+@pytest.mark.parametrize(("task", "metric"), [("classification", "rmse"), ("regression", "accuracy")])
+def test_a_primary_metric_of_the_other_task_is_refused_before_any_work(
+    tmp_path: Path, task: str, metric: str
+) -> None:
+    path = write_config(tmp_path, data={"task": task}, evaluation={"primary_metric": metric})
+    with pytest.raises(
+        ConfigError, match=rf"evaluation.primary_metric = '{metric}' is not a {task} metric — use"
+    ):
+        load_project(path)
+
+
 def test_out_of_range_value_names_the_key(tmp_path: Path) -> None:
     path = write_config(tmp_path, split={"test_size": 1.5})
     with pytest.raises(ConfigError, match=r"split.test_size = 1.5"):

@@ -229,3 +229,19 @@ def test_a_semicolon_file_reads_commas_as_decimal_marks(tmp_path: Path) -> None:
     prepare_data(project)
     train, _, _ = load_processed(project)
     assert set(train["dose_mg"] % 1) == {0.25}, "'3,250' in a ';' file is 3.25, not 3250"
+
+
+def test_a_none_label_in_a_csv_is_a_class_and_a_none_number_is_missing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    bags = rng.choice(["None", "Driver only", "Both"], 60)
+    weight = [("None" if i % 7 == 0 else f"{value:.1f}") for i, value in enumerate(rng.normal(1500, 200, 60))]
+    price = rng.normal(20, 5, 60).round(2)  # keeps the rows distinct: no exact duplicate is dropped
+    rows = "".join(f"{p},{w},{b}\n" for p, w, b in zip(price, weight, bags, strict=True))
+    (tmp_path / "input.csv").write_text("Price,Weight,AirBags\n" + rows, encoding="utf-8")
+    data = {"source": "csv", "path": "input.csv", "target": "AirBags", "task": "classification"}
+    project = load_project(write_config(tmp_path, data=data))
+    summary = prepare_data(project)
+    train, test, contract = load_processed(project)
+    assert sorted(contract.classes or []) == ["Both", "Driver only", "None"], "pandas read 'None' as missing"
+    assert summary.rows_quarantined == 0
+    assert pd.concat([train, test])["weight"].isna().sum() == len(range(0, 60, 7))

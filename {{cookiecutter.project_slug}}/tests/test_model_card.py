@@ -92,6 +92,20 @@ def test_limitations_name_flagged_slices_and_a_model_that_loses_to_the_baseline(
     assert "No drift report yet" in notes
 
 
+def test_a_loss_to_the_baseline_names_the_metric_it_loses_on(trained_project: Project) -> None:
+    report = copy.deepcopy(read_report(trained_project))
+    contract = Contract.load(trained_project.processed_dir / "schema.json")
+    # Win on the primary metric, lose on the guard metric (classification's log loss) or the primary.
+    lost = "log_loss" if report["task"] == "classification" else report["primary_metric"]
+    worse = 1.0 if lost in ("log_loss", "rmse", "mae") else -1.0
+    report["model"][lost] = report["baseline"][lost] + worse
+    report["beats_baseline"] = False
+    notes = "\n".join(limitations(report, contract, drift=None))
+    assert f"does not beat the dummy baseline** on {lost} {report['model'][lost]:.4f}" in notes
+    if lost != report["primary_metric"]:
+        assert f"on {report['primary_metric']}" not in notes.split("do not use it")[0]
+
+
 def test_drift_report_is_summarised_with_its_verdict() -> None:
     drift = {
         "created": "2026-01-01",

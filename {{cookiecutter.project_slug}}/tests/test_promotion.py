@@ -79,3 +79,12 @@ def test_comparison_needs_to_clear_the_margin_in_the_metric_direction(
     task: str, metric: str, candidate: float, reference: float, margin: float, passed: bool
 ) -> None:
     assert compare(task, metric, candidate, "reference", reference, margin).passed is passed
+
+
+def test_without_a_champion_serving_says_the_candidate_failed_the_gate(tmp_path) -> None:
+    from {{ cookiecutter.module_name }}.model_io import ModelFileError
+
+    (tmp_path / "candidate").mkdir()
+    (tmp_path / "candidate" / "model.json").write_text("{}")
+    with pytest.raises(ModelFileError, match=r"did not pass the promotion gate \("):
+        read_metadata(tmp_path)

@@ -140,3 +140,18 @@ def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
     # Same answers, to the probability: the untidy labels were matched, not scored as unknown.
     pd.testing.assert_frame_equal(scored.filter(like="prob"), expected.filter(like="prob"))
     assert scored["prediction"].tolist() == expected["prediction"].tolist()
+    # A value the model cannot read leaves its row unscored, with the reason, never a traceback.
+    broken = raw.drop(columns="Label").head(3).astype(object)
+    broken.loc[0, "Size"] = "abc"
+    broken.loc[1, "Measured On"] = "2024/13/45"
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "broken.csv"), "--config", config]) == 0
+    assert "2 rows not scored" in " ".join(capsys.readouterr().err.split())
+    scored = pd.read_csv(tmp_path / "broken_predictions.csv")
+    assert scored["error"].tolist()[:2] == [
+        "size: 'abc' is not a number",
+        "measured_on: '2024/13/45' is not a date",
+    ]
+    assert scored["prediction"].isna().tolist() == [True, True, False]
+    assert scored["prediction"].iloc[2] == expected["prediction"].iloc[2]

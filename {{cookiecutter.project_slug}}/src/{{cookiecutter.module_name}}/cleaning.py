@@ -17,6 +17,10 @@ MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "
 # Words that mean "missing" in a column of numbers, flags or dates, but may be a real label
 # ('none' is a severity class, 'missing' a status): label columns keep them.
 MISSING_WORDS = {"none", "nil", "missing"}
+# What read_csv turns into NaN: pandas' default markers less "None", which may be a real label
+# (air bags: None / Driver only / Driver & Passenger); in other columns MISSING_WORDS catches it.
+CSV_NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
+CSV_NA_VALUES += ["<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"]
 TRUE_TOKENS = {"true", "yes", "y", "t"}
 FALSE_TOKENS = {"false", "no", "n", "f"}
 # A text column becomes numbers (or dates) when at least this share of its values parse.
@@ -108,6 +112,23 @@ def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         bad = text.notna() & dates.isna()
         return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a date")
     return normalise_labels(column), no_reason
+
+
+def coerce_as_number(column: pd.Series, flag: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Read a column as numbers (flag: yes/no flags too, as 1/0) whatever share of it parses, as
+    new data for a trained model must be; return it and a per-row reason for values that do not."""
+    no_reason = pd.Series("", index=column.index)
+    if column.dtype.kind in "biuf":
+        return column.astype(float), no_reason
+    text = column.astype("string").str.strip()
+    text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
+    values = parse_numbers(text)
+    if flag:
+        lowered = text.str.lower()
+        values = values.mask(lowered.isin(TRUE_TOKENS), 1.0).mask(lowered.isin(FALSE_TOKENS), 0.0)
+    bad = text.notna() & values.isna()
+    expected = "a yes/no flag" if flag else "a number"
+    return values, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + f"' is not {expected}")
 
 
 def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:

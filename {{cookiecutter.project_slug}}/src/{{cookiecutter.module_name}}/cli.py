@@ -133,6 +133,7 @@ def run_train(project: Project, tracker: Tracker | None = None, run: Future[str]
 
 def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
     from .evaluate import evaluate_model
+    from .metrics import baseline_metrics, baseline_shortfalls
 
     with step("evaluate"):
         report = evaluate_model(project, tracker)
@@ -145,8 +146,12 @@ def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, 
         table.add_row(metric + marker, f"{report['baseline'][metric]:.4f}", f"{value:.4f}")
     console.print(table)
     primary = report["primary_metric"]
-    verdict = "beats" if report["beats_baseline"] else "[red]does not beat[/red]"
-    console.print(f"  the model {verdict} the dummy baseline on {primary}; reports in {project.reports_dir}")
+    missed = baseline_shortfalls(report["task"], primary, report["model"], report["baseline"])
+    if report["beats_baseline"]:
+        verdict = f"beats the dummy baseline on {', '.join(baseline_metrics(report['task'], primary))}"
+    else:
+        verdict = f"[red]does not beat the dummy baseline[/red] on {missed or primary}"
+    console.print(f"  the model {verdict}; reports in {project.reports_dir}", highlight=False)
     for entry in (s for s in report["slices"] if s["flagged"]):
         console.print(
             f"  [yellow]slice flagged[/yellow]: {entry['column']}={entry['value']} {primary} "
@@ -258,8 +263,15 @@ def predict(
     from .serve import predict_file
 
     project = load_project(config)
-    written = predict_file(project, input_path, output, lambda chunks: track(chunks, console=console))
+    written, unscored = predict_file(
+        project, input_path, output, lambda chunks: track(chunks, console=console)
+    )
     console.print(f"  predictions → {written}")
+    if unscored:
+        console.print(
+            f"  [yellow]{unscored} rows not scored[/yellow]: a value the model cannot read — "
+            f"their `error` column in {written.name} says which"
+        )
 
 
 @app.command()

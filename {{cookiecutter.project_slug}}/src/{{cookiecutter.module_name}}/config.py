@@ -166,6 +166,18 @@ class Config(StrictModel):
             raise ValueError("project_name must not be empty")
         return value
 
+    @model_validator(mode="after")
+    def _metric_fits_the_task(self) -> Config:
+        from .metrics import metric_directions
+
+        metric, allowed = self.evaluation.primary_metric, metric_directions(self.data.task)
+        if metric is not None and metric not in allowed:
+            raise ValueError(
+                f"evaluation.primary_metric = {metric!r} is not a {self.data.task} metric — "
+                f"use one of: {', '.join(allowed)} (or null for the default)"
+            )
+        return self
+
 
 @dataclass(frozen=True)
 class Project:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .cleaning import (
+    CSV_NA_VALUES,
     coerce_column,
     column_key,
     expand_datetimes,
@@ -121,7 +122,14 @@ def read_with_fallback_encoding(source: str | Path, separator: str) -> pd.DataFr
     A semicolon-separated file is a European export: its '1,250' is 1.25, not 1250.
     """
     decimal = "," if separator == ";" else "."
-    options = {"sep": separator, "decimal": decimal, "low_memory": False, "skipinitialspace": True}
+    options = {
+        "sep": separator,
+        "decimal": decimal,
+        "low_memory": False,
+        "skipinitialspace": True,
+        "keep_default_na": False,
+        "na_values": CSV_NA_VALUES,
+    }
     try:
         return pd.read_csv(source, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:

@@ -13,7 +13,7 @@ from . import model_card, model_io, plots
 from .config import Project
 from .data import load_processed
 from .importance import permutation_importance
-from .metrics import baseline_metrics, beats, metric_directions, primary_metric
+from .metrics import baseline_shortfalls, metric_directions, primary_metric
 from .reproducibility import predictions_digest, read_manifest, record_evaluation
 from .risks import collect_facts
 from .schema import Contract
@@ -70,8 +70,7 @@ def evaluate_model(project: Project, tracker: Tracker | None = None) -> dict[str
 
 
 def beats_baseline(task: str, primary: str, held_out: dict[str, dict[str, float]]) -> bool:
-    model, baseline = held_out["model"], held_out["baseline"]
-    return all(beats(task, m, model[m], baseline[m]) for m in baseline_metrics(task, primary))
+    return not baseline_shortfalls(task, primary, held_out["model"], held_out["baseline"])
 
 
 def score_slices(

@@ -88,3 +88,12 @@ def baseline_metrics(task: str, primary: str) -> list[str]:
     if task == "classification" and primary != "log_loss":
         return [primary, "log_loss"]
     return [primary]
+
+
+def baseline_shortfalls(task: str, primary: str, model: dict[str, float], baseline: dict[str, float]) -> str:
+    """The baseline metrics the model does not beat, with both values ('' when it beats them all)."""
+    return ", ".join(
+        f"{m} {model[m]:.4f} vs {baseline[m]:.4f}"
+        for m in baseline_metrics(task, primary)
+        if not beats(task, m, model[m], baseline[m])
+    )

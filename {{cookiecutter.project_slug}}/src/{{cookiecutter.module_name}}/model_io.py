@@ -51,6 +51,12 @@ def save_skops(estimator: Any, path: Path) -> str:
 
 def read_metadata(models_dir: Path) -> dict[str, Any]:
     path = models_dir / METADATA_FILE
+    if not path.is_file() and (models_dir / "candidate" / METADATA_FILE).is_file():
+        raise ModelFileError(
+            f"No champion at {path}: the trained model in {models_dir / 'candidate'} did not pass the "
+            'promotion gate ("make promote" prints why) — improve the model or the data, then run '
+            '"make pipeline" again.'
+        )
     if not path.is_file():
         raise ModelFileError(
             f'No model at {path} — run "make pipeline" first (it trains and promotes a champion).'

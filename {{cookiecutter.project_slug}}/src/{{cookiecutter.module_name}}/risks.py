@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .config import Project
+from .metrics import baseline_shortfalls
 from .schema import CATEGORICAL, NUMERIC, Contract
 
 SMALL_DATA_ROWS = 1000
@@ -63,12 +64,11 @@ def _slice_name(entry: dict[str, Any]) -> str:
 def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any] | None) -> list[str]:
     """Derive the card's limitations and risks from measured facts, most serious first."""
     primary, facts = report["primary_metric"], report["data"]
-    model, baseline = report["model"][primary], report["baseline"][primary]
+    model = report["model"][primary]
     notes = []
     if not report["beats_baseline"]:
-        notes.append(
-            f"**The model does not beat the dummy baseline** on {primary} ({fmt(model)} vs {fmt(baseline)}): do not use it."
-        )
+        missed = baseline_shortfalls(report["task"], primary, report["model"], report["baseline"])
+        notes.append(f"**The model does not beat the dummy baseline** on {missed or primary}: do not use it.")
     flagged = [s for s in report["slices"] if s["flagged"]]
     for entry in flagged:
         kind = "sensitive group" if entry["sensitive"] else "slice"

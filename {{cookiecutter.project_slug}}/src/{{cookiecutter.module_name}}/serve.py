@@ -43,21 +43,32 @@ def run_server(project: Project, *, host: str | None, port: int | None, workers:
     )
 
 
-def derive_dates(features: Any, contract: Any, source: Path) -> Any:
-    """Turn each raw date column into the year/month/day-of-week features `make data` made from it."""
+def derive_dates(features: Any, contract: Any, source: Path) -> tuple[Any, Any]:
+    """Turn each raw date column into the year/month/day-of-week features `make data` made from it;
+    return the features and a per-row reason for dates that do not parse."""
+    import pandas as pd
+
     from .cleaning import coerce_column, expand_datetimes
 
+    reasons = pd.Series("", index=features.index)
     for name, derived in contract.datetime_columns.items():
         if name not in features.columns or all(new in features.columns for new in derived):
             continue
-        dates, _ = coerce_column(features[name])
+        dates, bad = coerce_column(features[name])
         if dates.dtype.kind != "M":
             raise UserError(
                 f"{source}: column '{name}' should hold dates (the model uses {', '.join(derived)})."
             )
         features[name] = dates
         features, _ = expand_datetimes(features, [name])
-    return features
+        reasons = join_reasons(reasons, bad)
+    return features, reasons
+
+
+def join_reasons(reasons: Any, more: Any) -> Any:
+    """Per-row reasons, '; '-separated: ('', 'x: ...') → 'x: ...'."""
+    both = (reasons != "") & (more != "")
+    return (reasons + more).mask(both, reasons + "; " + more)
 
 
 def match_labels(column: Any, categories: list[str]) -> Any:
@@ -77,18 +88,26 @@ def with_package_logger(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "loggers": {**config["loggers"], __package__: package_logger}}
 
 
-def predict_file(project: Project, source: Path, output: Path | None = None, progress: Any = None) -> Path:
+def predict_file(
+    project: Project, source: Path, output: Path | None = None, progress: Any = None
+) -> tuple[Path, int]:
     """Score every row of a CSV or Parquet file; write it back with prediction columns.
+
+    A row with a value the model cannot read (text in a number column, an impossible date) is not
+    scored and not dropped: its `error` column says which value, and why.
 
     Args:
         progress: optional callable wrapping the chunk iterator (e.g. rich.progress.track).
 
     Returns:
-        The path written: `output`, or `<input stem>_predictions<suffix>` next to the input.
+        The path written: `output`, or `<input stem>_predictions<suffix>` next to the input, and
+        the number of rows left unscored.
     """
     import pandas as pd
 
-    from .data import coerce_column, normalise_columns
+    from .cleaning import coerce_as_number
+    from .data import normalise_columns
+    from .schema import BOOLEAN
 
     target = output or source.with_name(f"{source.stem}_predictions{source.suffix}")
     if READERS.get(target.suffix.lower()) is None:
@@ -96,7 +115,7 @@ def predict_file(project: Project, source: Path, output: Path | None = None, pro
     frame = read_table(source)
     metadata = model_io.read_metadata(project.models_dir)
     contract = load_contract(metadata)
-    features = derive_dates(normalise_columns(frame.copy()), contract, source)
+    features, reasons = derive_dates(normalise_columns(frame.copy()), contract, source)
     missing = [name for name in contract.feature_names if name not in features.columns]
     if missing:
         raise UserError(f"{source}: no column {', '.join(missing)} — the model needs every contract feature.")
@@ -105,13 +124,15 @@ def predict_file(project: Project, source: Path, output: Path | None = None, pro
         if feature.kind == CATEGORICAL:
             features[feature.name] = match_labels(column, feature.categories or [])
         else:
-            features[feature.name] = coerce_column(column)[0].astype(float)
+            features[feature.name], bad = coerce_as_number(column, flag=feature.kind == BOOLEAN)
+            reasons = join_reasons(reasons, bad)
+    readable = features[reasons == ""]
     predictor = load_predictor(project.models_dir, metadata)
     size = project.config.serving.max_batch_rows
-    chunks = range(0, len(features), size)
-    results = []
+    chunks = range(0, len(readable), size)
+    results = [pd.DataFrame({"prediction": pd.Series(dtype=object)})]
     for start in progress(chunks) if progress else chunks:
-        chunk = features.iloc[start : start + size][contract.feature_names]
+        chunk = readable.iloc[start : start + size][contract.feature_names]
         rows = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
         scores = predictor.predict(rows)
         part = pd.DataFrame({"prediction": scores.predictions}, index=chunk.index)
@@ -119,9 +140,12 @@ def predict_file(project: Project, source: Path, output: Path | None = None, pro
             for index, label in enumerate(predictor.classes or []):
                 part[f"probability_{label}"] = scores.probabilities[:, index]
         results.append(part)
-    scored = pd.concat([frame, pd.concat(results) if results else pd.DataFrame()], axis=1)
+    scored = pd.concat([frame, pd.concat(results).reindex(frame.index)], axis=1)
+    unscored = int((reasons != "").sum())
+    if unscored:
+        scored["error"] = reasons.where(reasons != "", None)
     write_table(scored.assign(model_version=str(metadata["version"])), target)
-    return target
+    return target, unscored
 
 
 def read_table(path: Path) -> Any:
@@ -132,6 +156,10 @@ def read_table(path: Path) -> Any:
         raise UserError(f"{path}: unsupported file type '{path.suffix}' — use .csv or .parquet.")
     if not path.is_file():
         raise UserError(f"{path}: no such file — check the path.")
+    if reader == "read_csv":
+        from .cleaning import CSV_NA_VALUES
+
+        return pd.read_csv(path, keep_default_na=False, na_values=CSV_NA_VALUES)
     return getattr(pd, reader)(path)
 
 
