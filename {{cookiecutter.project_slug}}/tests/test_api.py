@@ -213,7 +213,12 @@ def test_predict_null_where_not_allowed_returns_422(
         pytest.skip("every numeric feature had missing values in training")
     response = client.post("/predict", json={**record, name: None})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == name
+    assert response.json()["detail"] == [
+        {
+            "field": name,
+            "reason": "null is not allowed here: training had no missing values in this feature — send a value",
+        }
+    ]
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

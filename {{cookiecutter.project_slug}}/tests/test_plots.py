@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from {{ cookiecutter.module_name }} import plots
 from {{ cookiecutter.module_name }}.config import Project
@@ -28,3 +30,18 @@ def test_figure_data_agrees_with_the_report(trained_project: Project) -> None:
     else:
         rmse = float(np.sqrt(np.mean((data.actual - data.predicted) ** 2)))
         assert abs(rmse - report["model"]["rmse"]) < 1e-9
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("classes", [2, 40])
+def test_figures_draw_for_few_and_many_classes_and_absent_ones(tmp_path: Path, classes: int) -> None:
+    rng = np.random.default_rng(0)
+    labels = [f"class with a long name {i}" for i in range(classes)]
+    matrix = rng.integers(0, 5, (classes, classes))
+    curves = [plots.Curve(label, np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 0.5, 0.7) for label in labels]
+    absent: list[plots.Curve] = []  # binary, positive class absent from the held-out rows: no curve
+    data = plots.FigureData(
+        "classification", "y", {"x": {"mean": 0.1, "std": 0.0}}, labels, matrix, curves, absent, curves
+    )
+    for path in plots.draw_figures(tmp_path, data):
+        assert path.read_bytes()[:4] == b"\x89PNG"

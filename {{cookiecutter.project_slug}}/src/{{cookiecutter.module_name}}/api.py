@@ -293,6 +293,8 @@ def describe_error(error: dict[str, Any]) -> dict[str, str]:
         "too_short": "send at least one record",
     }
     reason = reasons.get(kind, error.get("msg", "invalid value"))
+    if error.get("input", "") is None and (kind.endswith("_type") or kind == "literal_error") and loc:
+        reason = "null is not allowed here: training had no missing values in this feature — send a value"
     if kind == "too_long":
         reason = f"too many records: at most {context.get('max_length')} per request"
     elif kind in ("less_than_equal", "greater_than_equal"):

@@ -19,6 +19,8 @@ from .schema import Contract
 CLASSIFICATION_FIGURES = ("confusion_matrix", "roc_curve", "precision_recall", "calibration")
 REGRESSION_FIGURES = ("residuals",)
 SIZE, DPI = (6, 5), 110
+MAX_LEGEND = 12  # classes named in a legend
+MAX_ANNOTATED = 25  # classes whose confusion-matrix cells show their counts
 
 
 @dataclass
@@ -109,12 +111,22 @@ def draw_figures(figures_dir: Path, data: FigureData) -> list[Path]:
     return figure_files(figures_dir, data.task)
 
 
-def _figure(title: str) -> tuple[Any, Any]:
+def _figure(title: str, size: tuple[float, float] = SIZE) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=SIZE, dpi=DPI)
+    fig, ax = plt.subplots(figsize=size, dpi=DPI)
     ax.set_title(title)
     return fig, ax
+
+
+def _legend(ax: Any, curves: list[Curve], loc: str) -> None:
+    """A legend while it stays readable; past MAX_LEGEND classes the curves speak for the spread."""
+    if 0 < len(curves) <= MAX_LEGEND:
+        ax.legend(loc=loc)
+    elif curves:
+        ax.text(0.5, 0.02, f"{len(curves)} classes, one curve each", transform=ax.transAxes, ha="center")
+    else:
+        ax.text(0.5, 0.5, "no curve: the held-out rows hold no example of the class", ha="center")
 
 
 def _save(fig: Any, path: Path, fit_labels: bool = False) -> Path:
@@ -133,18 +145,25 @@ def _save(fig: Any, path: Path, fit_labels: bool = False) -> Path:
 
 def confusion_matrix(path: Path, data: FigureData) -> Path:
     assert data.matrix is not None
-    fig, ax = _figure("Confusion matrix (held-out data)")
+    n = len(data.labels)
+    side = float(np.clip(2.5 + 0.35 * n, SIZE[0], 20.0))  # many classes: a bigger figure
+    fig, ax = _figure("Confusion matrix (held-out data)", (side, side * SIZE[1] / SIZE[0]))
     counts = data.matrix
     image = ax.imshow(counts, interpolation="nearest", cmap="viridis")
-    ticks = np.arange(len(data.labels))
-    ax.set_xticks(ticks, data.labels, rotation=45 if len(data.labels) > 4 else 0, ha="right")
-    ax.set_yticks(ticks, data.labels)
+    ticks = np.arange(n)
+    rotate = n > 4 or max((len(label) for label in data.labels), default=0) > 10
+    font = "small" if n > 15 else None
+    ax.set_xticks(
+        ticks, data.labels, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=font
+    )
+    ax.set_yticks(ticks, data.labels, fontsize=font)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
-    middle = (counts.max() + counts.min()) / 2.0
-    for (row, col), value in np.ndenumerate(counts):
-        colour = image.cmap(0) if value > middle else image.cmap(255)  # readable on either end
-        ax.text(col, row, f"{value:d}", ha="center", va="center", color=colour)
+    if n <= MAX_ANNOTATED:
+        middle = (counts.max() + counts.min()) / 2.0
+        for (row, col), value in np.ndenumerate(counts):
+            colour = image.cmap(0) if value > middle else image.cmap(255)  # readable on either end
+            ax.text(col, row, f"{value:d}", ha="center", va="center", color=colour)
     return _save(fig, path, fit_labels=True)
 
 
@@ -168,7 +187,7 @@ def roc_curves(path: Path, curves: list[Curve]) -> Path:
         step=False,
     )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
-    ax.legend(loc="lower right")
+    _legend(ax, curves, "lower right")
     return _save(fig, path)
 
 
@@ -180,7 +199,7 @@ def precision_recall_curves(path: Path, curves: list[Curve]) -> Path:
         ("recall", "precision"),
         step=True,
     )
-    ax.legend(loc="lower left")
+    _legend(ax, curves, "lower left")
     return _save(fig, path)
 
 
@@ -193,7 +212,7 @@ def calibration(path: Path, curves: list[Curve]) -> Path:
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("mean predicted probability of the class")
     ax.set_ylabel("observed share of the class")
-    ax.legend(loc="upper left")
+    _legend(ax, curves, "lower right")
     return _save(fig, path)
 
 
