@@ -54,6 +54,8 @@ def small_frame(n: int = 60) -> pd.DataFrame:
             "data.target: 'LABEL' matches 2 columns once names are snake-cased ('label' → label",
         ),
         ("constant_regression_target", "data.target: 'x' has 1 distinct value(s) (3.0) — nothing to learn"),
+        ("identifier_target", "it looks like an identifier or free text, not a class to predict"),
+        ("misspelt_target", "data.target: column 'color' is not in the data — did you mean 'colour'?"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_1(
@@ -78,6 +80,10 @@ def test_bad_input_is_one_line_and_exit_code_1(
         config = csv_config(tmp_path, frame.assign(notes=np.nan))
     elif case == "ambiguous_name":
         config = csv_config(tmp_path, frame.assign(**{"Label ": frame["label"]}), target="LABEL")
+    elif case == "identifier_target":
+        config = csv_config(tmp_path, frame.assign(label=[f"car {i % 50}" for i in range(len(frame))]))
+    elif case == "misspelt_target":
+        config = csv_config(tmp_path, frame, target="color")
     elif case == "constant_regression_target":
         config = csv_config(tmp_path, frame.assign(x=3.0), target="x", task="regression")
     else:

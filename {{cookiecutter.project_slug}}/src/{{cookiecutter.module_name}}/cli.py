@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .tracking_worker import Tracker
 
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
+MAX_FLAGGED_SHOWN = 10  # flagged slices printed by evaluate (all are in the model card)
 # Set by run(): from the command line, `pipeline` logs to MLflow from a second process (see
 # tracking_worker.py); called in-process (tests, notebooks), it logs inline.
 BACKGROUND_TRACKING = False
@@ -107,6 +108,12 @@ def run_data(project: Project) -> None:
     )
     if summary.rows_quarantined:
         console.print(f"  quarantined rows and reasons: {project.quarantine_dir / 'quarantine.csv'}")
+    if summary.duplicates > 0.1 * summary.rows_raw:
+        console.print(
+            f"  [yellow]note[/yellow]: {summary.duplicates} exact duplicate rows "
+            f"({summary.duplicates / summary.rows_raw:.0%} of the data) were kept once each, so that no "
+            "row sits in both the training and the test split; coarse columns often repeat like this"
+        )
     for column, reason in summary.ignored.items():
         console.print(f"  [yellow]note[/yellow]: column '{column}' {reason}")
 
@@ -126,6 +133,12 @@ def run_train(project: Project, tracker: Tracker | None = None, run: Future[str]
             metric, f"{base['mean']:.4f} ± {base['std']:.4f}", f"{stats['mean']:.4f} ± {stats['std']:.4f}"
         )
     console.print(table)
+    if result.folds < project.config.cv.folds:
+        limit = "the rarest class has" if project.config.data.task == "classification" else "there are"
+        console.print(
+            f"  [yellow]note[/yellow]: {result.folds} cross-validation folds, not cv.folds = "
+            f"{project.config.cv.folds}: {limit} too few training rows for more"
+        )
     console.print(
         f"  model {metadata['version']} → {project.candidate_dir}, MLflow run {metadata['mlflow_run_id']}"
     )
@@ -152,12 +165,21 @@ def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, 
     else:
         verdict = f"[red]does not beat the dummy baseline[/red] on {missed or primary}"
     console.print(f"  the model {verdict}; reports in {project.reports_dir}", highlight=False)
-    for entry in (s for s in report["slices"] if s["flagged"]):
+    flagged = [s for s in report["slices"] if s["flagged"]]
+    for entry in flagged[:MAX_FLAGGED_SHOWN]:
         console.print(
             f"  [yellow]slice flagged[/yellow]: {entry['column']}={entry['value']} {primary} "
             f"{entry['primary']:.4f}, {entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} rows)"
         )
+    if len(flagged) > MAX_FLAGGED_SHOWN:
+        console.print(f"  … and {len(flagged) - MAX_FLAGGED_SHOWN} more flagged slices in the model card")
     console.print(f"  model card: {project.reports_dir / 'model_card.md'}")
+    if not project.config.model_card.describes(project.config.data.source):
+        console.print(
+            f"  [yellow]note[/yellow]: model_card in {project.config_path.name} describes the "
+            f"{project.config.model_card.written_for} data — describe this data there, "
+            "and set model_card.written_for: csv"
+        )
     return report
 
 

@@ -107,6 +107,11 @@ class TuningConfig(StrictModel):
 class ModelCardConfig(StrictModel):
     intended_use: str = "A portfolio demonstration of an end-to-end machine-learning workflow."
     out_of_scope_use: str = "Any decision about a real person, animal or business without further validation."
+    # The data.source the two texts describe: on other data the card asks for new ones instead.
+    written_for: Literal["penguins", "breast_cancer", "diabetes", "csv"] | None = None
+
+    def describes(self, source: str) -> bool:
+        return self.written_for is None or self.written_for == source
 
 
 class PathsConfig(StrictModel):

@@ -6,6 +6,7 @@ Rows that cannot be used are written to data/quarantine/ with the reason, never 
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .errors import DataError
 from .schema import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, Contract, feature_kind, infer_contract
 
 REASON = "quarantine_reason"
+MAX_LISTED = 20  # column names an error lists before "…"
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,12 @@ def resolve_roles(raw_columns: list[object], columns: list[str], project: Projec
                 "write the exact header or the cleaned name."
             )
         if not alike:
-            raise DataError(f"{key}: column '{name}' is not in the data — available: {', '.join(columns)}.")
+            close = difflib.get_close_matches(column_key(name), columns, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            listed = ", ".join(columns[:MAX_LISTED]) + (
+                f", … ({len(columns)} columns)" if len(columns) > MAX_LISTED else ""
+            )
+            raise DataError(f"{key}: column '{name}' is not in the data — {hint}available: {listed}.")
         return columns[alike[0]]
 
     roles = Roles(
@@ -281,6 +288,12 @@ def check_target(
         )
     counts = labels[reasons[labels.index] == ""].value_counts()
     rare = counts[counts < 2].index
+    if len(rare) >= counts.sum() / 2:  # half the rows are a class of their own: names, codes, free text
+        raise DataError(
+            f"data.target: '{target}' has {len(counts)} different values in {counts.sum()} rows, "
+            f"{len(rare)} of them seen once — it looks like an identifier or free text, not a class to "
+            "predict; choose another target (or data.task: regression for a number)."
+        )
     is_rare = frame[target].isin(rare) & (reasons == "")
     reasons = reasons.mask(
         is_rare, "class '" + frame[target].astype(str) + "' has 1 row — at least 2 are needed to split"

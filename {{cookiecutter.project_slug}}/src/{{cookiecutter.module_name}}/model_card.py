@@ -16,6 +16,11 @@ from .config import Project
 from .risks import fmt, limitations
 from .schema import Contract
 
+# In place of model_card's texts when they were written for other data (model_card.written_for).
+NOT_DESCRIBED = (
+    "**Not described for this data yet.** The text in `model_card` (configs/config.yaml) was written for "
+    "the bundled {} data: write who may use this model, for what, and set `model_card.written_for: csv`."
+)
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
 
@@ -145,6 +150,7 @@ def render_card(
     drift = json.loads(drift_path.read_text(encoding="utf-8")) if drift_path.is_file() else None
     dirty = " (uncommitted changes were present)" if manifest.get("git_dirty") else ""
     figures = plots.figure_files(project.figures_dir, contract.task)
+    card_fits = cfg.model_card.describes(cfg.data.source)
     return CARD.format(
         project_name=cfg.project_name,
         task=f"{contract.task} of `{contract.target}`"
@@ -157,8 +163,12 @@ def render_card(
         registry=cfg.project_slug,
         run_id=metadata.get("mlflow_run_id"),
         inputs=f"{len(contract.features)} features — {inputs}",
-        intended_use=cfg.model_card.intended_use,
-        out_of_scope_use=cfg.model_card.out_of_scope_use,
+        intended_use=cfg.model_card.intended_use
+        if card_fits
+        else NOT_DESCRIBED.format(cfg.model_card.written_for),
+        out_of_scope_use=cfg.model_card.out_of_scope_use
+        if card_fits
+        else NOT_DESCRIBED.format(cfg.model_card.written_for),
         source=facts["source"],
         prepared=facts["prepared"],
         n_train=facts["n_train"],
