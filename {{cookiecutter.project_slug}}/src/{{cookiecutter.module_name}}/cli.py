@@ -111,7 +111,7 @@ def run_data(project: Project) -> None:
     if summary.duplicates > 0.1 * summary.rows_raw:
         console.print(
             f"  [yellow]note[/yellow]: {summary.duplicates} exact duplicate rows "
-            f"({summary.duplicates / summary.rows_raw:.0%} of the data) were kept once each, so that no "
+            f"({100 * summary.duplicates / summary.rows_raw:.0f} percent of the data) were kept once each, so that no "
             "row sits in both the training and the test split; coarse columns often repeat like this"
         )
     for column, reason in summary.ignored.items():
