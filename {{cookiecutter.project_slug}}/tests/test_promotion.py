@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -81,10 +83,23 @@ def test_comparison_needs_to_clear_the_margin_in_the_metric_direction(
     assert compare(task, metric, candidate, "reference", reference, margin).passed is passed
 
 
-def test_without_a_champion_serving_says_the_candidate_failed_the_gate(tmp_path) -> None:
+def test_without_a_champion_serving_says_the_candidate_failed_the_gate(tmp_path: Path) -> None:
     from {{ cookiecutter.module_name }}.model_io import ModelFileError
 
     (tmp_path / "candidate").mkdir()
     (tmp_path / "candidate" / "model.json").write_text("{}")
     with pytest.raises(ModelFileError, match=r"did not pass the promotion gate \("):
         read_metadata(tmp_path)
+
+
+def test_a_first_model_that_fails_the_gate_leaves_nothing_served(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .conftest import write_config
+
+    path = write_config(tmp_path, promotion={"margin_vs_baseline": 1e6, "margin_vs_champion": 0.0})
+    assert main(["pipeline", "--config", str(path)]) == 0, "a model that loses is not an error"
+    output = " ".join(capsys.readouterr().err.split())
+    assert "v1 stays challenger; nothing is served yet" in output
+    assert main(["serve", "--config", str(path)]) == 1
+    assert "did not pass the promotion gate" in " ".join(capsys.readouterr().err.split())

@@ -251,7 +251,8 @@ def run_promote(
     if decision.promoted:
         console.print(f"  [green]v{decision.version} is the champion[/green]; models/ serves it")
     else:
-        console.print(f"  v{decision.version} stays challenger; the champion in models/ is unchanged")
+        served = "the champion in models/ is unchanged" if decision.champion else "nothing is served yet"
+        console.print(f"  v{decision.version} stays challenger; {served}")
 
 
 @app.command()

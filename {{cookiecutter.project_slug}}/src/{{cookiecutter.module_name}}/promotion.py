@@ -68,6 +68,7 @@ class Decision:
     comparisons: list[Comparison] = field(default_factory=list)
     promoted: bool = False
     notes: list[str] = field(default_factory=list)
+    champion: str | None = None  # the champion's version before this decision
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,7 @@ def judge(
     cfg = project.config
     metric = primary_metric(contract.task, cfg.evaluation.primary_metric)
     decision = Decision(cfg.project_slug, registry.version, metric, metric_directions(contract.task)[metric])
+    decision.champion = registry.champion
     model_scores, baseline_scores = held_out["model"], held_out["baseline"]
     candidate = model_scores[metric]
     margin = cfg.promotion.margin_vs_baseline
