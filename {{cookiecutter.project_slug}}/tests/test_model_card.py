@@ -6,12 +6,8 @@ import copy
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.config import Project, load_project
-from {{ cookiecutter.module_name }}.model_card import README_END, README_START, refresh_readme
+from {{ cookiecutter.module_name }}.model_card import README_END, README_START, refresh_readme, render_card
 from {{ cookiecutter.module_name }}.risks import describe_drift, limitations
 from {{ cookiecutter.module_name }}.schema import Contract
 
@@ -112,18 +108,19 @@ def test_a_loss_to_the_baseline_names_the_metric_it_loses_on(trained_project: Pr
         assert f"on {report['primary_metric']}" not in notes.split("do not use it")[0]
 
 
-def test_texts_written_for_other_data_are_not_shown_as_this_models(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"x": np.arange(40.0) % 7, "y": ["a", "b"] * 20})
-    frame.to_csv(tmp_path / "input.csv", index=False)
+def test_texts_written_for_other_data_are_not_shown_as_this_models(
+    trained_project: Project, tmp_path: Path
+) -> None:
+    written_for = trained_project.config.data.source
     data = {"source": "csv", "path": "input.csv", "target": "y", "task": "classification"}
-    written_for = load_project(write_config(tmp_path)).config.data.source
     project = load_project(write_config(tmp_path, data=data, model_card={"written_for": written_for}))
     assert not project.config.model_card.describes("csv")
-    assert main(["pipeline", "--config", str(project.config_path)]) == 0
-    card = (project.reports_dir / "model_card.md").read_text()
+    contract = Contract.load(trained_project.processed_dir / "schema.json")
+    metadata = json.loads((trained_project.candidate_dir / "model.json").read_text())
+    card = render_card(project, read_report(trained_project), contract, metadata, {})
     assert (
-        f"Not described for this data yet.** The text in `model_card` (configs/config.yaml) was written for the bundled {written_for} data"
-        in card
+        "Not described for this data yet.** The text in `model_card` (configs/config.yaml) was "
+        f"written for the bundled {written_for} data" in card
     )
     assert project.config.model_card.intended_use not in card
 
