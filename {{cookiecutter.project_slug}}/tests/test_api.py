@@ -205,6 +205,13 @@ def test_predict_wrong_type_returns_422(
     assert response.json()["detail"] == [{"field": name, "reason": "Input should be a valid number"}]
 
 
+@pytest.mark.parametrize("body", [{"records": None}, {"records": [None]}])
+def test_a_null_record_is_not_called_a_missing_feature(client: TestClient, body: dict[str, Any]) -> None:
+    response = client.post("/predict/batch", json=body)
+    assert response.status_code == 422
+    assert "missing values" not in response.json()["detail"][0]["reason"]
+
+
 def test_predict_null_where_not_allowed_returns_422(
     client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:

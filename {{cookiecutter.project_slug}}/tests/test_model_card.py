@@ -120,7 +120,7 @@ def test_texts_written_for_other_data_are_not_shown_as_this_models(
     card = render_card(project, read_report(trained_project), contract, metadata, {})
     assert (
         "Not described for this data yet.** The text in `model_card` (configs/config.yaml) was "
-        f"written for the bundled {written_for} data" in card
+        f"written for data.source {written_for}" in card
     )
     assert project.config.model_card.intended_use not in card
 

@@ -88,7 +88,7 @@ def test_without_a_champion_serving_says_the_candidate_failed_the_gate(tmp_path:
 
     (tmp_path / "candidate").mkdir()
     (tmp_path / "candidate" / "model.json").write_text("{}")
-    with pytest.raises(ModelFileError, match=r"did not pass the promotion gate \("):
+    with pytest.raises(ModelFileError, match=r"was not promoted — run \"make promote\""):
         read_metadata(tmp_path)
 
 
@@ -102,4 +102,4 @@ def test_a_first_model_that_fails_the_gate_leaves_nothing_served(
     output = " ".join(capsys.readouterr().err.split())
     assert "v1 stays challenger; nothing is served yet" in output
     assert main(["serve", "--config", str(path)]) == 1
-    assert "did not pass the promotion gate" in " ".join(capsys.readouterr().err.split())
+    assert "was not promoted" in " ".join(capsys.readouterr().err.split())

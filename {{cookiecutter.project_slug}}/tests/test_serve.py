@@ -141,17 +141,22 @@ def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
     pd.testing.assert_frame_equal(scored.filter(like="prob"), expected.filter(like="prob"))
     assert scored["prediction"].tolist() == expected["prediction"].tolist()
     # A value the model cannot read leaves its row unscored, with the reason, never a traceback.
-    broken = raw.drop(columns="Label").head(3).astype(object)
+    broken = raw.drop(columns="Label").head(4).astype(object)
     broken.loc[0, "Size"] = "abc"
     broken.loc[1, "Measured On"] = "2024/13/45"
+    broken.loc[3, "Size"] = "inf"
     broken.to_csv(tmp_path / "broken.csv", index=False)
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "broken.csv"), "--config", config]) == 0
-    assert "2 rows not scored" in " ".join(capsys.readouterr().err.split())
+    assert "3 rows not scored" in " ".join(capsys.readouterr().err.split())
     scored = pd.read_csv(tmp_path / "broken_predictions.csv")
     assert scored["error"].tolist()[:2] == [
-        "size: 'abc' is not a number",
+        "size: 'abc' is not a finite number",
         "measured_on: '2024/13/45' is not a date",
     ]
-    assert scored["prediction"].isna().tolist() == [True, True, False]
+    assert scored["error"].iloc[3] == "size: 'inf' is not a finite number"
+    assert scored["prediction"].isna().tolist() == [True, True, False, True]
     assert scored["prediction"].iloc[2] == expected["prediction"].iloc[2]
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["predict", str(tmp_path / "empty.csv"), "--config", config]) == 1
+    assert "empty.csv: the file is empty" in capsys.readouterr().err

@@ -293,7 +293,8 @@ def describe_error(error: dict[str, Any]) -> dict[str, str]:
         "too_short": "send at least one record",
     }
     reason = reasons.get(kind, error.get("msg", "invalid value"))
-    if error.get("input", "") is None and (kind.endswith("_type") or kind == "literal_error") and loc:
+    feature = bool(loc) and not loc[-1].isdigit() and loc != ["records"]  # not a record, not the list
+    if error.get("input", "") is None and (kind.endswith("_type") or kind == "literal_error") and feature:
         reason = "null is not allowed here: training had no missing values in this feature — send a value"
     if kind == "too_long":
         reason = f"too many records: at most {context.get('max_length')} per request"

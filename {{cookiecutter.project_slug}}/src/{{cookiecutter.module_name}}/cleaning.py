@@ -18,7 +18,8 @@ MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "
 # ('none' is a severity class, 'missing' a status): label columns keep them.
 MISSING_WORDS = {"none", "nil", "missing"}
 # What read_csv turns into NaN: pandas' default markers less "None", which may be a real label
-# (air bags: None / Driver only / Driver & Passenger); in other columns MISSING_WORDS catches it.
+# (air bags: None / Driver only / Driver & Passenger). A label column keeps it as a label; in a
+# column of numbers, flags or dates MISSING_WORDS makes it missing.
 CSV_NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
 CSV_NA_VALUES += ["<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"]
 TRUE_TOKENS = {"true", "yes", "y", "t"}
@@ -126,9 +127,27 @@ def coerce_as_number(column: pd.Series, flag: bool = False) -> tuple[pd.Series, 
     if flag:
         lowered = text.str.lower()
         values = values.mask(lowered.isin(TRUE_TOKENS), 1.0).mask(lowered.isin(FALSE_TOKENS), 0.0)
-    bad = text.notna() & values.isna()
-    expected = "a yes/no flag" if flag else "a number"
-    return values, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + f"' is not {expected}")
+        values = values.where(values.isin([0.0, 1.0]))  # a flag is 0 or 1, as in training
+    bad = text.notna() & ~np.isfinite(values)  # unparsed, or inf: the API refuses both
+    expected = "a yes/no flag" if flag else "a finite number"
+    return values.where(~bad), no_reason.mask(
+        bad, f"{column.name}: '" + text[bad].astype(str) + f"' is not {expected}"
+    )
+
+
+def coerce_as_date(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Read a column as dates whatever share of it parses; return it and a per-row reason for the
+    values that do not."""
+    no_reason = pd.Series("", index=column.index)
+    if column.dtype.kind == "M":
+        return column, no_reason
+    text = column.astype("string").str.strip()
+    text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    bad = text.notna() & dates.isna()
+    return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a date")
 
 
 def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:

@@ -176,9 +176,9 @@ def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, 
     console.print(f"  model card: {project.reports_dir / 'model_card.md'}")
     if not project.config.model_card.describes(project.config.data.source):
         console.print(
-            f"  [yellow]note[/yellow]: model_card in {project.config_path.name} describes the "
-            f"{project.config.model_card.written_for} data — describe this data there, "
-            "and set model_card.written_for: csv"
+            f"  [yellow]note[/yellow]: model_card in {project.config_path.name} was written for data.source "
+            f"{project.config.model_card.written_for} — describe this data there, and set "
+            f"model_card.written_for: {project.config.data.source}"
         )
     return report
 

@@ -19,7 +19,8 @@ from .schema import Contract
 # In place of model_card's texts when they were written for other data (model_card.written_for).
 NOT_DESCRIBED = (
     "**Not described for this data yet.** The text in `model_card` (configs/config.yaml) was written for "
-    "the bundled {} data: write who may use this model, for what, and set `model_card.written_for: csv`."
+    "data.source {}: write who may use this model, for what, and set `model_card.written_for` to this "
+    "data.source."
 )
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"

@@ -53,9 +53,8 @@ def read_metadata(models_dir: Path) -> dict[str, Any]:
     path = models_dir / METADATA_FILE
     if not path.is_file() and (models_dir / "candidate" / METADATA_FILE).is_file():
         raise ModelFileError(
-            f"No champion at {path}: the trained model in {models_dir / 'candidate'} did not pass the "
-            'promotion gate ("make promote" prints why) — improve the model or the data, then run '
-            '"make pipeline" again.'
+            f"No champion at {path}: the model trained in {models_dir / 'candidate'} was not promoted — "
+            'run "make promote" (it promotes the model if it passes the gate, else prints why not).'
         )
     if not path.is_file():
         raise ModelFileError(

@@ -48,18 +48,13 @@ def derive_dates(features: Any, contract: Any, source: Path) -> tuple[Any, Any]:
     return the features and a per-row reason for dates that do not parse."""
     import pandas as pd
 
-    from .cleaning import coerce_column, expand_datetimes
+    from .cleaning import coerce_as_date, expand_datetimes
 
     reasons = pd.Series("", index=features.index)
     for name, derived in contract.datetime_columns.items():
         if name not in features.columns or all(new in features.columns for new in derived):
             continue
-        dates, bad = coerce_column(features[name])
-        if dates.dtype.kind != "M":
-            raise UserError(
-                f"{source}: column '{name}' should hold dates (the model uses {', '.join(derived)})."
-            )
-        features[name] = dates
+        features[name], bad = coerce_as_date(features[name])
         features, _ = expand_datetimes(features, [name])
         reasons = join_reasons(reasons, bad)
     return features, reasons
@@ -149,18 +144,35 @@ def predict_file(
 
 
 def read_table(path: Path) -> Any:
+    """Read a file to score. A CSV is read as text (its separator sniffed, as `make data` does),
+    so a label such as '1' stays the label training saw, whatever else the column holds."""
     import pandas as pd
+
+    from .cleaning import CSV_NA_VALUES
+    from .data import sniff_separator
 
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise UserError(f"{path}: unsupported file type '{path.suffix}' — use .csv or .parquet.")
     if not path.is_file():
         raise UserError(f"{path}: no such file — check the path.")
-    if reader == "read_csv":
-        from .cleaning import CSV_NA_VALUES
-
-        return pd.read_csv(path, keep_default_na=False, na_values=CSV_NA_VALUES)
-    return getattr(pd, reader)(path)
+    try:
+        if reader == "read_parquet":
+            frame = pd.read_parquet(path)
+        else:
+            options = {"sep": sniff_separator(path), "dtype": str, "keep_default_na": False}
+            try:
+                frame = pd.read_csv(path, encoding="utf-8-sig", na_values=CSV_NA_VALUES, **options)
+            except UnicodeDecodeError:
+                frame = pd.read_csv(path, encoding="cp1252", na_values=CSV_NA_VALUES, **options)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: the file is empty — it needs a header row and the rows to score.") from None
+    except (ValueError, OSError) as exc:  # pandas' ParserError and pyarrow's errors are among them
+        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise UserError(
+            f"{path}: cannot read it ({detail}) — check that it is a valid {path.suffix} file."
+        ) from None
+    return frame.reset_index(drop=True)  # rows are matched to their answers by position
 
 
 def write_table(frame: Any, path: Path) -> None:
