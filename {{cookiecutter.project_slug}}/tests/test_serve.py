@@ -145,6 +145,7 @@ def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
     broken.loc[0, "Size"] = "abc"
     broken.loc[1, "Measured On"] = "2024/13/45"
     broken.loc[3, "Size"] = "inf"
+    broken.loc[3, "Colour"] = "green"  # never seen in training: refused, as by the API (reject)
     broken.to_csv(tmp_path / "broken.csv", index=False)
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "broken.csv"), "--config", config]) == 0
@@ -154,7 +155,9 @@ def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
         "size: 'abc' is not a finite number",
         "measured_on: '2024/13/45' is not a date",
     ]
-    assert scored["error"].iloc[3] == "size: 'inf' is not a finite number"
+    assert scored["error"].iloc[3] == (
+        "colour: 'green' was not seen in training (allowed: blue, red); size: 'inf' is not a finite number"
+    )
     assert scored["prediction"].isna().tolist() == [True, True, False, True]
     assert scored["prediction"].iloc[2] == expected["prediction"].iloc[2]
     (tmp_path / "empty.csv").write_text("")

@@ -60,6 +60,25 @@ def derive_dates(features: Any, contract: Any, source: Path) -> tuple[Any, Any]:
     return features, reasons
 
 
+def unknown_labels(labels: Any, feature: Any, project: Project) -> Any:
+    """Per-row reasons for labels never seen in training when serving.unknown_category is reject,
+    as the API answers 422 to them (with warn they are scored, as by the API)."""
+    import pandas as pd
+
+    from .schema import MAX_LISTED_CATEGORIES
+
+    reasons = pd.Series("", index=labels.index)
+    categories = feature.categories or []
+    if project.config.serving.unknown_category != "reject" or len(categories) >= MAX_LISTED_CATEGORIES:
+        return reasons
+    unknown = labels.notna() & ~labels.isin(categories)
+    allowed = ", ".join(categories[:10]) + (", …" if len(categories) > 10 else "")
+    text = labels[unknown].astype(str)
+    return reasons.mask(
+        unknown, f"{feature.name}: '" + text + f"' was not seen in training (allowed: {allowed})"
+    )
+
+
 def join_reasons(reasons: Any, more: Any) -> Any:
     """Per-row reasons, '; '-separated: ('', 'x: ...') → 'x: ...'."""
     both = (reasons != "") & (more != "")
@@ -117,7 +136,8 @@ def predict_file(
     for feature in contract.features:
         column = features[feature.name]
         if feature.kind == CATEGORICAL:
-            features[feature.name] = match_labels(column, feature.categories or [])
+            features[feature.name] = labels = match_labels(column, feature.categories or [])
+            reasons = join_reasons(reasons, unknown_labels(labels, feature, project))
         else:
             features[feature.name], bad = coerce_as_number(column, flag=feature.kind == BOOLEAN)
             reasons = join_reasons(reasons, bad)
