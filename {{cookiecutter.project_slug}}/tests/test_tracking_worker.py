@@ -114,15 +114,19 @@ def fail_to_log(*_: object) -> None:
     raise OSError(28, "No space left on device")
 
 
-def test_a_logging_failure_in_the_worker_is_reported_and_the_run_marked_failed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("module", "call"), [("tracking", "log_training"), ("plots", "draw_figures")])
+def test_a_failure_in_the_worker_is_reported_marks_the_run_failed_and_promotes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, call: str
 ) -> None:
+    import importlib
+
     import mlflow
 
-    from {{ cookiecutter.module_name }} import cli, tracking
+    from {{ cookiecutter.module_name }} import cli
 
     monkeypatch.setattr(cli, "BACKGROUND_TRACKING", True)
-    monkeypatch.setattr(tracking, "log_training", fail_to_log)  # the forked worker inherits it
+    target = importlib.import_module(f"{{ cookiecutter.module_name }}.{module}")
+    monkeypatch.setattr(target, call, fail_to_log)  # the forked worker inherits it
     path = write_config(tmp_path)
     with pytest.raises(OSError, match="No space left on device"):
         main(["pipeline", "--config", str(path)])
@@ -131,18 +135,5 @@ def test_a_logging_failure_in_the_worker_is_reported_and_the_run_marked_failed(
     experiment = mlflow.get_experiment_by_name(project.config.tracking.experiment)
     runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
     assert [run.info.status for run in runs] == ["FAILED"]
-
-
-def test_a_figure_failure_in_the_worker_promotes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from {{ cookiecutter.module_name }} import cli, plots
-
-    monkeypatch.setattr(cli, "BACKGROUND_TRACKING", True)
-    monkeypatch.setattr(plots, "draw_figures", fail_to_log)  # the forked worker inherits it
-    path = write_config(tmp_path)
-    with pytest.raises(OSError, match="No space left on device"):
-        main(["pipeline", "--config", str(path)])
-    project = load_project(path)
     assert (project.candidate_dir / "model.json").is_file(), "the stages before it ran"
     assert not (project.models_dir / "model.json").exists(), "nothing was promoted to models/"

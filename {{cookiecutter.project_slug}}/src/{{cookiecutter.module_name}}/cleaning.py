@@ -107,11 +107,7 @@ def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         bad = text.notna() & numbers.isna()
         return numbers, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a number")
     if present.str.match(DATE_PATTERN).mean() >= PARSE_SHARE:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-        bad = text.notna() & dates.isna()
-        return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a date")
+        return coerce_as_date(column)
     return normalise_labels(column), no_reason
 
 

@@ -167,10 +167,15 @@ def confusion_matrix(path: Path, data: FigureData) -> Path:
     return _save(fig, path, fit_labels=True)
 
 
-def _curves(title: str, curves: list[Curve], label: str, xy: tuple[str, str], step: bool) -> tuple[Any, Any]:
+def _curves(
+    title: str, curves: list[Curve], label: str, xy: tuple[str, str], diagonal: str | None, **style: Any
+) -> tuple[Any, Any]:
+    """One line per class on 0–1 axes, with a dashed diagonal when named (chance, perfect calibration)."""
     fig, ax = _figure(title)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label=diagonal)
     for curve in curves:
-        ax.plot(curve.x, curve.y, drawstyle="steps-post" if step else "default", label=label.format(c=curve))
+        ax.plot(curve.x, curve.y, label=label.format(c=curve), **style)
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel(xy[0])
@@ -184,9 +189,8 @@ def roc_curves(path: Path, curves: list[Curve]) -> Path:
         curves,
         "{c.name} (AUC = {c.summary:.2f})",
         ("false positive rate", "true positive rate"),
-        step=False,
+        diagonal="chance",
     )
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
     _legend(ax, curves, "lower right")
     return _save(fig, path)
 
@@ -197,21 +201,22 @@ def precision_recall_curves(path: Path, curves: list[Curve]) -> Path:
         curves,
         "{c.name} (AP = {c.summary:.2f})",
         ("recall", "precision"),
-        step=True,
+        diagonal=None,
+        drawstyle="steps-post",
     )
     _legend(ax, curves, "lower left")
     return _save(fig, path)
 
 
 def calibration(path: Path, curves: list[Curve]) -> Path:
-    fig, ax = _figure("Calibration: predicted probability vs observed share")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
-    for curve in curves:
-        ax.plot(curve.x, curve.y, marker="s", label=curve.name)
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_xlabel("mean predicted probability of the class")
-    ax.set_ylabel("observed share of the class")
+    fig, ax = _curves(
+        "Calibration: predicted probability vs observed share",
+        curves,
+        "{c.name}",
+        ("mean predicted probability of the class", "observed share of the class"),
+        diagonal="perfectly calibrated",
+        marker="s",
+    )
     _legend(ax, curves, "lower right")
     return _save(fig, path)
 
