@@ -69,10 +69,10 @@ def metric(port: int, name: str) -> float:
 
 def fill_log(project: Any, rows: int) -> float:
     """Log `rows` scored held-out rows through the prediction log; return rows written per second."""
-    from {{ cookiecutter.module_name }}.model_io import read_metadata
-    from {{ cookiecutter.module_name }}.prediction_log import PredictionLog
-    from {{ cookiecutter.module_name }}.predictor import load_contract, load_predictor
-    from {{ cookiecutter.module_name }}.simulate import sample_records
+    from {{ cookiecutter.module_name }}.model_files import read_metadata
+    from {{ cookiecutter.module_name }}.monitoring.simulate import sample_records
+    from {{ cookiecutter.module_name }}.serving.prediction_log import PredictionLog
+    from {{ cookiecutter.module_name }}.serving.runtime import load_contract, load_predictor
 
     contract = load_contract(read_metadata(project.models_dir))
     records = sample_records(project, contract, rows, drift=False, seed=0)

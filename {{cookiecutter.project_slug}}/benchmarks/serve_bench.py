@@ -276,8 +276,8 @@ def held_out_records(project: Any) -> tuple[list[dict[str, Any]], str | None]:
     """Complete held-out rows as JSON records, and the MLflow URI of the served model."""
     import pandas as pd
 
-    from {{ cookiecutter.module_name }}.model_io import read_metadata
-    from {{ cookiecutter.module_name }}.schema import Contract
+    from {{ cookiecutter.module_name }}.contract import Contract
+    from {{ cookiecutter.module_name }}.model_files import read_metadata
 
     metadata = read_metadata(project.models_dir)
     contract = Contract.from_dict(metadata["contract"])

@@ -75,7 +75,7 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 def pick_sensitive_column(project: Project) -> str:
     """A column to declare sensitive in tests: `sex` when the data has it, else a label, else any feature."""
-    from {{ cookiecutter.module_name }}.schema import CATEGORICAL, Contract
+    from {{ cookiecutter.module_name }}.contract import CATEGORICAL, Contract
 
     contract = Contract.load(project.processed_dir / "schema.json")
     labels = contract.features_of_kind(CATEGORICAL)

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.metrics import beats
-from {{ cookiecutter.module_name }}.model_io import TRUSTED_TYPES, load_skops, read_metadata, sha256_file
-from {{ cookiecutter.module_name }}.schema import Contract
+from {{ cookiecutter.module_name }}.model_files import TRUSTED_TYPES, load_skops, read_metadata, sha256_file
 
 
 def test_pipeline_writes_every_artifact(trained_project: Project) -> None:

@@ -20,7 +20,7 @@ from .errors import UserError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from .tracking_worker import Tracker
+    from .training.tracking_worker import Tracker
 
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 MAX_FLAGGED_SHOWN = 10  # flagged slices printed by evaluate (all are in the model card)
@@ -73,8 +73,8 @@ def evaluate(config: ConfigOption = None) -> None:
 @app.command()
 def pipeline(config: ConfigOption = None) -> None:
     """Run data → train → evaluate → promote (MLflow logging overlaps the work, in a second process)."""
-    from . import tracking
-    from .tracking_worker import Tracker
+    from .training import tracking
+    from .training.tracking_worker import Tracker
 
     project = load_project(config)
     with Tracker(background=BACKGROUND_TRACKING) as tracker:
@@ -97,7 +97,7 @@ def pipeline(config: ConfigOption = None) -> None:
 
 
 def run_data(project: Project) -> None:
-    from .data import prepare_data
+    from .data.prepare import prepare_data
 
     with step("data"):
         summary = prepare_data(project)
@@ -119,7 +119,7 @@ def run_data(project: Project) -> None:
 
 
 def run_train(project: Project, tracker: Tracker | None = None, run: Future[str] | None = None) -> None:
-    from .train import train_model
+    from .training.train import train_model
 
     with step(f"train ({project.config.model.family})"):
         result, metadata = train_model(project, tracker, run)
@@ -145,7 +145,7 @@ def run_train(project: Project, tracker: Tracker | None = None, run: Future[str]
 
 
 def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
-    from .evaluate import evaluate_model
+    from .evaluation.evaluate import evaluate_model
     from .metrics import baseline_metrics, baseline_shortfalls
 
     with step("evaluate"):
@@ -199,7 +199,7 @@ def tune(
     """Search model.family's hyperparameters with Optuna (cross-validation on the training rows)."""
     import yaml
 
-    from .tuning import tune_model
+    from .training.tune import tune_model
 
     project = load_project(config)
     with step(f"tune ({project.config.model.family})"):
@@ -223,7 +223,7 @@ def reproduce(
     ] = None,
 ) -> None:
     """Re-run the recorded run in a temporary folder; fail unless metrics and predictions are identical."""
-    from .reproducibility import reproduce as reproduce_run
+    from .training.manifest import reproduce as reproduce_run
 
     project = load_project(config)
     with step("reproduce"):
@@ -237,7 +237,7 @@ def reproduce(
 def run_promote(
     project: Project, tracker: Tracker | None = None, held_out: dict[str, dict[str, float]] | None = None
 ) -> None:
-    from .promotion import promote_model
+    from .evaluation.promotion import promote_model
 
     with step("promote"):
         decision = promote_model(project, tracker, held_out)
@@ -265,7 +265,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the exported model over HTTP (FastAPI + uvicorn); the API docs are at /docs."""
-    from .serve import run_server
+    from .serving.predict_file import run_server
 
     gc.set_threshold(*DEFAULT_GC_THRESHOLDS)  # a long-running server collects as usual
     run_server(load_project(config), host=host, port=port, workers=workers)
@@ -283,7 +283,7 @@ def predict(
     """Score a CSV or Parquet file with the exported model; write it with prediction columns."""
     from rich.progress import track
 
-    from .serve import predict_file
+    from .serving.predict_file import predict_file
 
     project = load_project(config)
     written, unscored = predict_file(
@@ -309,7 +309,7 @@ def monitor(
     ] = None,
 ) -> None:
     """Compare logged predictions with the training data; exit 1 on drift, 2 with too few rows."""
-    from .monitoring import NotEnoughRows, monitor_predictions
+    from .monitoring.drift import NotEnoughRows, monitor_predictions
 
     project = load_project(config)
     try:
@@ -336,14 +336,14 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed of the sample (and of the shift).")] = 0,
 ) -> None:
     """Send held-out rows (or, with --drift, shifted ones) to a running API, one request each."""
-    from . import model_io
-    from .predictor import load_contract
-    from .simulate import sample_records, send_records
+    from . import model_files
+    from .serving.runtime import load_contract
+    from .monitoring.simulate import sample_records, send_records
 
     project = load_project(config)
     serving = project.config.serving
     base = url or f"http://{serving.host}:{port or serving.port}"
-    contract = load_contract(model_io.read_metadata(project.models_dir))
+    contract = load_contract(model_files.read_metadata(project.models_dir))
     records = sample_records(
         project, contract, rows or project.config.monitoring.window_rows, drift=drift, seed=seed
     )

@@ -1,0 +1,121 @@
+"""Metrics per slice of the held-out data, flagged when a slice is clearly worse than overall.
+
+Slices come from every categorical or yes/no feature, every numeric feature with a handful of
+values (a year, a 1/2 code), and every sensitive column. Sensitive columns sit beside the data
+for this purpose only: they are never a model input and only aggregates with counts leave here.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..contract import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, NUMERIC, Contract
+from ..metrics import compute_metrics, metric_directions
+
+FEW_VALUES = 5  # a numeric feature with at most this many distinct values is sliced by value
+QUARTILES = 4  # a sensitive number with more distinct values (an age) is sliced by quartile
+MAX_SLICES = 20  # per column: the most frequent labels, the rest pooled as OTHER
+OTHER = "(other)"
+
+
+def slice_columns(contract: Contract, frame: pd.DataFrame) -> list[str]:
+    """Return the columns to slice by: labels, flags, few-valued numbers, then sensitive columns."""
+    few_valued = [name for name in contract.features_of_kind(NUMERIC) if frame[name].nunique() <= FEW_VALUES]
+    sensitive = [name for name in contract.sensitive_columns if name in frame.columns]
+    return [*contract.features_of_kind(CATEGORICAL, BOOLEAN), *few_valued, *sensitive]
+
+
+def slice_labels(column: pd.Series) -> pd.Series:
+    """Name the slice of each row: its value, or its quartile for a number with many values."""
+    if column.dtype.kind in "iuf" and column.nunique() > FEW_VALUES:
+        bins = pd.qcut(column, q=QUARTILES, duplicates="drop").astype(str)
+        return bins.where(column.notna(), MISSING_CATEGORY)
+    labels = column.map(_label)
+    frequent = labels.value_counts().index[: MAX_SLICES - 1]
+    return labels.where(labels.isin(frequent), OTHER) if labels.nunique() > MAX_SLICES else labels
+
+
+def _label(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_CATEGORY
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def score_slice(
+    task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None, classes: list[str] | None
+) -> dict[str, float | None]:
+    """Score one slice; macro F1 averages over the classes that occur in the slice."""
+    from sklearn.metrics import f1_score
+
+    with warnings.catch_warnings():
+        # A slice often holds one class only; sklearn warns about that, and the metrics already cope.
+        warnings.simplefilter("ignore", UserWarning)
+        scores = compute_metrics(task, y_true, y_pred, proba, classes)
+        if task == "classification":
+            present = sorted(set(y_true))
+            scores["f1_macro"] = float(
+                f1_score(y_true, y_pred, average="macro", labels=present, zero_division=0)
+            )
+    return {name: (None if math.isnan(value) else value) for name, value in scores.items()}
+
+
+def worse_by(task: str, metric: str, value: float, overall: float) -> float:
+    """How much worse a slice is than overall, as a share of the overall value (negative = better)."""
+    difference = overall - value if metric_directions(task)[metric] else value - overall
+    return difference / abs(overall) if overall else difference
+
+
+def slice_metrics(
+    groups: pd.DataFrame,
+    y_true: pd.Series,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    *,
+    task: str,
+    classes: list[str] | None,
+    primary: str,
+    sensitive: tuple[str, ...] = (),
+    gap: float = 0.1,
+    min_rows: int = 10,
+) -> list[dict[str, Any]]:
+    """Score every slice of every column in `groups` (rows aligned with y_true).
+
+    Returns one entry per slice: column, value, rows, whether the column is sensitive, all
+    metrics, how much worse than overall the primary metric is, and a flag when that exceeds
+    `gap`. Slices with fewer than `min_rows` rows are listed with their count but not scored.
+    """
+    truth = y_true.to_numpy()
+    overall = score_slice(task, truth, y_pred, proba, classes)[primary]
+    results = []
+    for column in groups.columns:
+        labels = slice_labels(groups[column].reset_index(drop=True))
+        for value, rows in sorted(labels.groupby(labels, sort=False).indices.items()):
+            entry: dict[str, Any] = {
+                "column": column,
+                "value": value,
+                "rows": len(rows),
+                "sensitive": column in sensitive,
+                "metrics": None,
+                "primary": None,
+                "worse_by": None,
+                "flagged": False,
+            }
+            if len(rows) >= min_rows:
+                scores = score_slice(
+                    task, truth[rows], y_pred[rows], None if proba is None else proba[rows], classes
+                )
+                value_primary = scores[primary]
+                entry["metrics"] = scores
+                entry["primary"] = value_primary
+                if value_primary is not None and overall is not None:
+                    entry["worse_by"] = worse_by(task, primary, value_primary, overall)
+                    entry["flagged"] = bool(entry["worse_by"] > gap)
+            results.append(entry)
+    return results

@@ -1,0 +1,203 @@
+"""Train the dummy baseline and the configured model, cross-validate both, track and export."""
+
+from __future__ import annotations
+
+import importlib
+import math
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+
+from .. import model_files
+from ..config import Project
+from ..contract import Contract
+from ..data.prepare import digest, load_processed
+from ..errors import ConfigError, DataError
+from ..metrics import compute_metrics
+from . import onnx_export
+from .features import build_preprocessor
+from .manifest import build_manifest, write_manifest
+from .tracking_worker import Tracker
+
+# (task, family) → (module, class, defaults). Families are task-neutral names in config.yaml.
+ESTIMATORS = {
+    ("classification", "linear"): ("sklearn.linear_model", "LogisticRegression", {"max_iter": 2000}),
+    ("regression", "linear"): ("sklearn.linear_model", "Ridge", {}),
+    ("classification", "random_forest"): (
+        "sklearn.ensemble",
+        "RandomForestClassifier",
+        {"n_estimators": 200},
+    ),
+    ("regression", "random_forest"): ("sklearn.ensemble", "RandomForestRegressor", {"n_estimators": 200}),
+    ("classification", "gradient_boosting"): ("sklearn.ensemble", "HistGradientBoostingClassifier", {}),
+    ("regression", "gradient_boosting"): ("sklearn.ensemble", "HistGradientBoostingRegressor", {}),
+}
+
+
+@dataclass
+class TrainResult:
+    model: Pipeline
+    baseline: Pipeline
+    cv: dict[str, dict[str, dict[str, float]]]
+    folds: int
+    estimator_name: str
+
+
+def build_estimator(task: str, family: str, params: dict[str, Any], seed: int) -> Any:
+    """Instantiate the configured estimator; refuse parameters it does not have."""
+    module, name, defaults = ESTIMATORS[(task, family)]
+    estimator = getattr(importlib.import_module(module), name)(**defaults)
+    valid = estimator.get_params()
+    for key in params:
+        if key not in valid:
+            raise ConfigError(
+                f"model.params.{key} is not a parameter of {name} — valid: {', '.join(sorted(valid))}."
+            )
+    if "random_state" in valid:
+        estimator.set_params(random_state=seed)
+    return estimator.set_params(**params)
+
+
+def build_pipeline(contract: Contract, estimator: Any, max_categories: int) -> Pipeline:
+    return Pipeline([("preprocess", build_preprocessor(contract, max_categories)), ("model", estimator)])
+
+
+def build_baseline(task: str) -> Any:
+    return DummyClassifier(strategy="prior") if task == "classification" else DummyRegressor(strategy="mean")
+
+
+def score(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, float]:
+    """Score a fitted pipeline on a frame with the task's metrics."""
+    proba = pipeline.predict_proba(X) if contract.task == "classification" else None
+    return compute_metrics(contract.task, y.to_numpy(), pipeline.predict(X), proba, contract.classes)
+
+
+def cross_validate(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract, folds: int, seed: int
+) -> tuple[dict[str, dict[str, float]], int]:
+    """K-fold CV (stratified for classification); return metric → mean and std, and the folds used."""
+    if len(y) < 4:
+        raise DataError(
+            f"only {len(y)} training rows — cross-validation needs at least 4; add rows or lower split.test_size."
+        )
+    if contract.task == "classification":
+        folds = max(2, min(folds, int(y.value_counts().min())))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        folds = min(folds, len(y) // 2)
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    runs = []
+    for fit_rows, val_rows in splitter.split(X, y):
+        fitted = fit(clone(pipeline), X.iloc[fit_rows], y.iloc[fit_rows])
+        runs.append(score(fitted, X.iloc[val_rows], y.iloc[val_rows], contract))
+    summary = {}
+    for metric in runs[0]:
+        values = np.array([run[metric] for run in runs], dtype=float)
+        finite = values[~np.isnan(values)]
+        summary[metric] = {
+            "mean": float(finite.mean()) if finite.size else math.nan,
+            "std": float(finite.std()) if finite.size else math.nan,
+        }
+    return summary, folds
+
+
+def fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> Pipeline:
+    """Fit, turning an invalid hyperparameter value into a config error."""
+    try:
+        return pipeline.fit(X, y)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"model.params: {exc} — fix the value in config.yaml.") from None
+
+
+def fit_models(project: Project, train: pd.DataFrame, contract: Contract) -> TrainResult:
+    """Cross-validate and fit the baseline and the configured model on the training split."""
+    cfg = project.config
+    X, y = train[contract.feature_names], train[contract.target]
+    estimator = build_estimator(cfg.data.task, cfg.model.family, cfg.model.params, cfg.split.seed)
+    max_categories = cfg.features.max_categories
+    model = build_pipeline(contract, estimator, max_categories)
+    baseline = build_pipeline(contract, build_baseline(cfg.data.task), max_categories)
+    model_cv, folds = cross_validate(model, X, y, contract, cfg.cv.folds, cfg.split.seed)
+    baseline_cv, _ = cross_validate(baseline, X, y, contract, cfg.cv.folds, cfg.split.seed)
+    return TrainResult(
+        fit(model, X, y),
+        fit(baseline, X, y),
+        {"model": model_cv, "baseline": baseline_cv},
+        folds,
+        type(estimator).__name__,
+    )
+
+
+def export(
+    project: Project, result: TrainResult, contract: Contract, data_digest: str, run_id: str | None
+) -> dict[str, Any]:
+    """Write model.skops, baseline.skops, model.onnx and model.json to models/candidate/.
+
+    models/ itself holds the champion: `promote` copies the candidate there only if it wins.
+    """
+    models_dir = project.candidate_dir
+    files = {
+        "model.skops": model_files.save_skops(result.model, models_dir / "model.skops"),
+        "baseline.skops": model_files.save_skops(result.baseline, models_dir / "baseline.skops"),
+    }
+    created = datetime.now(timezone.utc)
+    metadata = {
+        "name": project.config.project_slug,
+        # Readable and unique: two trainings in the same second still differ by file digest.
+        "version": f"{created:%Y%m%d-%H%M%S}-{files['model.skops'][:8]}",
+        "created": created.isoformat(timespec="seconds"),
+        "task": contract.task,
+        "target": contract.target,
+        "classes": contract.classes,
+        "family": project.config.model.family,
+        "estimator": result.estimator_name,
+        "features": contract.feature_names,
+        "contract": contract.to_dict(),  # the API reads it from here: models/ is all it needs
+        "cv_folds": result.folds,
+        "cv_metrics": result.cv,
+        "data_digest": data_digest,
+        "mlflow_run_id": run_id,
+        "files": files,
+    }
+    # Also export model.onnx; it serves only if it matches the Pipeline on the held-out split.
+    metadata |= onnx_export.export_onnx(project, result.model, contract, files, models_dir)
+    model_files.write_metadata(models_dir, metadata)
+    return metadata
+
+
+def train_model(
+    project: Project, tracker: Tracker | None = None, run: Future[str] | None = None
+) -> tuple[TrainResult, dict[str, Any]]:
+    """Run the train stage: fit, cross-validate, log one MLflow run and export the model.
+
+    With a background tracker the MLflow logging runs in its worker while this process goes on;
+    `run` is the MLflow run the pipeline created at its start (else one is created here).
+    """
+    from . import tracking
+
+    tracker = tracker or Tracker(background=False)
+    train, test, contract = load_processed(project)
+    result = fit_models(project, train, contract)
+    data_digest = digest(pd.concat([train, test]))
+    run_id = tracker.result(run) if run else tracker.call(tracking.start_run, project)
+    metadata = export(project, result, contract, data_digest, run_id)
+    example = train[contract.feature_names].head(20)
+    exported = tracking.ExportedModel(
+        project.candidate_dir / "model.skops",
+        metadata["files"]["model.skops"],
+        example,
+        result.model.predict(example),
+    )
+    tracker.submit(tracking.log_training, project, run_id, result.cv, train, contract, data_digest, exported)
+    manifest = build_manifest(project, data_digest, metadata["files"])
+    tracker.submit(tracking.log_files, project, run_id, [write_manifest(project.candidate_dir, manifest)])
+    return result, metadata

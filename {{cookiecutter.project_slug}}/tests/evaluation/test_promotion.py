@@ -1,0 +1,105 @@
+"""The promotion gate's three outcomes: promote, lose to the baseline, lose to the champion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.evaluation.promotion import compare
+from {{ cookiecutter.module_name }}.model_files import load_skops, read_metadata
+
+
+def aliases(project: Project) -> dict[str, str]:
+    import mlflow
+
+    mlflow.set_tracking_uri(project.tracking_uri)
+    client = mlflow.MlflowClient()
+    name = project.config.project_slug
+    return {
+        alias: str(client.get_model_version_by_alias(name, alias).version)
+        for alias in ("champion", "challenger")
+    }
+
+
+def promote_output(config_path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["promote", "--config", str(config_path)]) == 0, "a model that loses is not an error"
+    return " ".join(capsys.readouterr().err.split())
+
+
+def test_first_pipeline_makes_the_model_champion_and_serves_it(trained_project: Project) -> None:
+    assert aliases(trained_project) == {"champion": "1", "challenger": "1"}
+    served, candidate = (
+        read_metadata(trained_project.models_dir),
+        read_metadata(trained_project.candidate_dir),
+    )
+    assert served["mlflow_run_id"] == candidate["mlflow_run_id"], "models/ holds the champion's export"
+    load_skops(trained_project.models_dir)  # every file matches the digests in model.json
+    assert (trained_project.models_dir / "manifest.json").is_file()
+
+
+def test_challenger_that_loses_to_the_champion_stays_challenger(
+    challenged_project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = promote_output(challenged_project.config_path, capsys)
+    assert "FAILED" in output and "vs champion v1" in output and "margin 0.5" in output
+    assert "v2 stays challenger" in output
+    assert aliases(challenged_project) == {"champion": "1", "challenger": "2"}
+    served = read_metadata(challenged_project.models_dir)
+    challenger = read_metadata(challenged_project.candidate_dir)
+    assert served["mlflow_run_id"] != challenger["mlflow_run_id"], "v1 keeps serving"
+    load_skops(challenged_project.models_dir)
+
+
+def test_challenger_that_loses_to_the_baseline_is_not_promoted(
+    challenged_project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = yaml.safe_load(challenged_project.config_path.read_text(encoding="utf-8"))
+    config["promotion"] = {"margin_vs_baseline": 1e6, "margin_vs_champion": 0.0}
+    strict = challenged_project.config_path.with_name("strict.yaml")
+    strict.write_text(yaml.safe_dump(config), encoding="utf-8")
+    output = promote_output(strict, capsys)
+    assert "FAILED" in output and "vs dummy baseline" in output and "margin 1e+06" in output
+    assert aliases(challenged_project)["champion"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("task", "metric", "candidate", "reference", "margin", "passed"),
+    [
+        ("classification", "f1_macro", 0.90, 0.80, 0.05, True),
+        ("classification", "f1_macro", 0.84, 0.80, 0.05, False),
+        ("classification", "f1_macro", 0.80, 0.80, 0.0, False),
+        ("regression", "rmse", 40.0, 50.0, 5.0, True),
+        ("regression", "rmse", 46.0, 50.0, 5.0, False),
+    ],
+    ids=["beats-by-margin", "within-margin", "tie", "lower-error-wins", "error-within-margin"],
+)
+def test_comparison_needs_to_clear_the_margin_in_the_metric_direction(
+    task: str, metric: str, candidate: float, reference: float, margin: float, passed: bool
+) -> None:
+    assert compare(task, metric, candidate, "reference", reference, margin).passed is passed
+
+
+def test_without_a_champion_serving_says_the_candidate_failed_the_gate(tmp_path: Path) -> None:
+    from {{ cookiecutter.module_name }}.model_files import ModelFileError
+
+    (tmp_path / "candidate").mkdir()
+    (tmp_path / "candidate" / "model.json").write_text("{}")
+    with pytest.raises(ModelFileError, match=r"was not promoted — run \"make promote\""):
+        read_metadata(tmp_path)
+
+
+def test_a_first_model_that_fails_the_gate_leaves_nothing_served(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ..conftest import write_config
+
+    path = write_config(tmp_path, promotion={"margin_vs_baseline": 1e6, "margin_vs_champion": 0.0})
+    assert main(["pipeline", "--config", str(path)]) == 0, "a model that loses is not an error"
+    output = " ".join(capsys.readouterr().err.split())
+    assert "v1 stays challenger; nothing is served yet" in output
+    assert main(["serve", "--config", str(path)]) == 1
+    assert "was not promoted" in " ".join(capsys.readouterr().err.split())

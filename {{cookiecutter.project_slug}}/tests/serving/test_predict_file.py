@@ -1,0 +1,165 @@
+"""A real server on a free port, many concurrent callers, and the `predict` command."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.contract import Contract
+from {{ cookiecutter.module_name }}.model_files import read_metadata
+
+from ..conftest import PROJECT_ROOT, write_config
+from .test_app import to_json_record
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_project: Project) -> Iterator[str]:
+    """`{{ cookiecutter.module_name }} serve` in a child process, as `make serve` starts it."""
+    port = free_port()
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port),
+               "--config", str(trained_project.config_path)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    output = process.stdout.read() if process.stdout else ""
+    pytest.fail(f"the server did not become ready:\n{output}")
+
+
+@pytest.fixture(scope="module")
+def records(trained_project: Project) -> list[dict[str, Any]]:
+    contract = Contract.from_dict(read_metadata(trained_project.models_dir)["contract"])
+    test = pd.read_parquet(trained_project.processed_dir / "test.parquet")[contract.feature_names]
+    return [to_json_record(row, contract) for row in test.to_dict("records")]
+
+
+def test_live_server_binds_localhost_and_answers(server: str) -> None:
+    assert server.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+    malformed = httpx.post(f"{server}/predict", content=b"{", headers={"content-type": "application/json"})
+    assert malformed.status_code == 422
+
+
+def test_many_concurrent_requests_each_get_their_own_answer(
+    server: str, records: list[dict[str, Any]]
+) -> None:
+    batch = httpx.post(f"{server}/predict/batch", json={"records": records}, timeout=30)
+    expected = batch.json()["predictions"]
+    calls = (records * 4)[:200]
+    with httpx.Client(base_url=server, timeout=30) as client, ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(lambda record: client.post("/predict", json=record).json(), calls))
+    for index, answer in enumerate(answers):
+        assert answer["prediction"] == pytest.approx(expected[index % len(records)]["prediction"]), index
+
+
+def test_predict_command_writes_one_prediction_per_row(tmp_path: Path, trained_project: Project) -> None:
+    source = trained_project.processed_dir / "test.parquet"
+    output = tmp_path / "scored.csv"
+    config = str(trained_project.config_path)
+    assert main(["predict", str(source), "--output", str(output), "--config", config]) == 0
+    scored = pd.read_csv(output)
+    assert len(scored) == len(pd.read_parquet(source))
+    assert {"prediction", "model_version"} <= set(scored.columns)
+
+
+def test_predict_command_refuses_a_file_without_the_features(
+    tmp_path: Path, trained_project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "wrong.csv"
+    source.write_text("a,b\n1,2\n")
+    assert main(["predict", str(source), "--config", str(trained_project.config_path)]) == 1
+    assert "no column" in capsys.readouterr().err
+
+
+def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 120
+    colour = rng.choice(["red", "blue"], n)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    raw = pd.DataFrame(
+        {
+            "Measured On": day.strftime("%Y/%m/%d"),
+            "Colour": colour,
+            "Size": rng.normal(size=n).round(3),
+            "Label": np.where((colour == "red") ^ (rng.random(n) < 0.1), "yes", "no"),
+        }
+    )
+    raw.to_csv(tmp_path / "raw.csv", index=False)
+    data = {"source": "csv", "path": "raw.csv", "target": "Label", "task": "classification"}
+    config = str(write_config(tmp_path, data=data))
+    assert main(["pipeline", "--config", config]) == 0
+    untidy = raw.drop(columns="Label").head(20)
+    untidy["Colour"] = untidy["Colour"].map(lambda value: f"  {value.upper()} ")
+    untidy.to_csv(tmp_path / "new.csv", index=False)
+    tidy = raw.drop(columns="Label").head(20)
+    tidy.to_csv(tmp_path / "tidy.csv", index=False)
+    for name in ("new", "tidy"):
+        assert main(["predict", str(tmp_path / f"{name}.csv"), "--config", config]) == 0, (
+            capsys.readouterr().err
+        )
+    scored = pd.read_csv(tmp_path / "new_predictions.csv")
+    expected = pd.read_csv(tmp_path / "tidy_predictions.csv")
+    # Same answers, to the probability: the untidy labels were matched, not scored as unknown.
+    pd.testing.assert_frame_equal(scored.filter(like="prob"), expected.filter(like="prob"))
+    assert scored["prediction"].tolist() == expected["prediction"].tolist()
+    # A value the model cannot read leaves its row unscored, with the reason, never a traceback.
+    broken = raw.drop(columns="Label").head(4).astype(object)
+    broken.loc[0, "Size"] = "abc"
+    broken.loc[1, "Measured On"] = "2024/13/45"
+    broken.loc[3, "Size"] = "inf"
+    broken.loc[3, "Colour"] = "green"  # never seen in training: refused, as by the API (reject)
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "broken.csv"), "--config", config]) == 0
+    assert "3 rows not scored" in " ".join(capsys.readouterr().err.split())
+    scored = pd.read_csv(tmp_path / "broken_predictions.csv")
+    assert scored["error"].tolist()[:2] == [
+        "size: 'abc' is not a finite number",
+        "measured_on: '2024/13/45' is not a date",
+    ]
+    assert scored["error"].iloc[3] == (
+        "colour: 'green' was not seen in training (allowed: blue, red); size: 'inf' is not a finite number"
+    )
+    assert scored["prediction"].isna().tolist() == [True, True, False, True]
+    assert scored["prediction"].iloc[2] == expected["prediction"].iloc[2]
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["predict", str(tmp_path / "empty.csv"), "--config", config]) == 1
+    assert "empty.csv: the file is empty" in capsys.readouterr().err
