@@ -1,4 +1,4 @@
-"""schema.py: the contract describes kinds, ranges and categories, and survives JSON."""
+"""The data contract: kinds, ranges and categories, and the contract survives JSON."""
 
 from __future__ import annotations
 

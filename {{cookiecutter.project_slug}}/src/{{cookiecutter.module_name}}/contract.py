@@ -1,7 +1,7 @@
 """The data contract: which columns the model takes, their kinds, ranges and categories.
 
 Inferred once from the cleaned training data and saved as JSON. Plain Python on purpose: the
-API reads it without pandas, pandera or scikit-learn (data.py turns it into a pandera schema).
+API reads it without pandas, pandera or scikit-learn (data/validate.py turns it into a pandera schema).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""data.py: cleaning, quarantine, the contract on processed data, and the split."""
+"""The data stage: column cleaning, quarantine, the contract on processed data, and the split."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.contract import BOOLEAN, MISSING_CATEGORY, NUMERIC
+from {{ cookiecutter.module_name }}.data.clean import clean, normalise_columns
 from {{ cookiecutter.module_name }}.data.columns import (
     coerce_column,
     column_key,
@@ -18,13 +19,8 @@ from {{ cookiecutter.module_name }}.data.columns import (
     parse_numbers,
     snake_case,
 )
-from {{ cookiecutter.module_name }}.data.prepare import (
-    clean,
-    load_processed,
-    normalise_columns,
-    prepare_data,
-    validate,
-)
+from {{ cookiecutter.module_name }}.data.prepare import load_processed, prepare_data
+from {{ cookiecutter.module_name }}.data.validate import validate
 
 from ..conftest import write_config
 

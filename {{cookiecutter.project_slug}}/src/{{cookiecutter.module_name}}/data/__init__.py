@@ -1,1 +1,10 @@
-"""data stage."""
+"""Stage 1, data: turn the configured source into clean, split, validated tables.
+
+Reads:  the source in configs/config.yaml (a bundled dataset or a CSV file).
+Writes: data/processed/{train,test}.parquet, data/processed/schema.json (the contract),
+        data/quarantine/quarantine.csv (every row set aside, with its reason).
+
+load.py     read the source               columns.py  one column at a time: names, types, dates
+clean.py    roles, types, target, quarantine   validate.py the pandera check against the contract
+prepare.py  the stage in order, and load_processed() for the stages after it
+"""

@@ -1,6 +1,6 @@
 """Column-level cleaning: names, missing markers, numbers, flags, dates, labels, identifiers.
 
-Pure functions on pandas Series, each testable alone; data.py runs them over the frame.
+Pure functions on pandas Series, each testable alone; data/clean.py runs them over the frame.
 """
 
 from __future__ import annotations

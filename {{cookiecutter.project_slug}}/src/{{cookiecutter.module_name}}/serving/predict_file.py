@@ -120,8 +120,8 @@ def predict_file(
     import pandas as pd
 
     from ..contract import BOOLEAN
+    from ..data.clean import normalise_columns
     from ..data.columns import coerce_as_number
-    from ..data.prepare import normalise_columns
 
     target = output or source.with_name(f"{source.stem}_predictions{source.suffix}")
     if READERS.get(target.suffix.lower()) is None:
@@ -169,7 +169,7 @@ def read_table(path: Path) -> Any:
     import pandas as pd
 
     from ..data.columns import CSV_NA_VALUES
-    from ..data.prepare import sniff_separator
+    from ..data.load import sniff_separator
 
     reader = READERS.get(path.suffix.lower())
     if reader is None:

@@ -1,0 +1,96 @@
+"""Load the configured source: a bundled dataset, or a CSV file or URL."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import Project
+from ..errors import DataError
+from .columns import CSV_NA_VALUES
+
+
+def load_raw(project: Project) -> pd.DataFrame:
+    """Load the configured source: a bundled dataset or a CSV file or URL."""
+    data = project.config.data
+    if data.source == "penguins":
+        from palmerpenguins import load_penguins
+
+        return load_penguins()
+    if data.source == "breast_cancer":
+        from sklearn.datasets import load_breast_cancer
+
+        bunch = load_breast_cancer(as_frame=True)
+        frame = bunch.frame.copy()
+        frame["target"] = bunch.target_names[bunch.target]
+        return frame.rename(columns={"target": "diagnosis"})
+    if data.source == "diabetes":
+        from sklearn.datasets import load_diabetes
+
+        frame = load_diabetes(as_frame=True, scaled=False).frame
+        return frame.rename(columns={"target": "progression"})
+    return read_csv(data.path, project, data.csv_separator)
+
+
+def read_csv(location: str, project: Project, separator: str | None) -> pd.DataFrame:
+    """Read a CSV from a path relative to the project, or from an http(s) URL."""
+    is_url = location.startswith(("http://", "https://"))
+    source = location if is_url else project.path(location)
+    if not is_url and not Path(source).is_file():
+        raise DataError(f"data.path: no file at {source} — check the path (relative to {project.root}).")
+    try:
+        if separator is None:
+            separator = sniff_separator(source) if not is_url else ","
+        frame = read_with_fallback_encoding(source, separator)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"data.path: {location} is empty — point data.path at a CSV with a header row."
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        detail = str(exc).splitlines()[0][:160]
+        raise DataError(
+            f"data.path: cannot read {location} as CSV ({detail}) — check the file, or set data.csv_separator."
+        ) from None
+    except OSError as exc:
+        raise DataError(
+            f"data.path: cannot open {location} ({exc.strerror or exc}) — check the path or URL."
+        ) from None
+    if frame.empty or len(frame.columns) < 2:
+        raise DataError(
+            f"data.path: {location} has {len(frame)} rows and {len(frame.columns)} column(s) — a dataset needs a target and at least one feature; if it is not comma-separated, set data.csv_separator (';', '\\t', ' ')."
+        )
+    return frame
+
+
+def read_with_fallback_encoding(source: str | Path, separator: str) -> pd.DataFrame:
+    """Read UTF-8 (with or without a byte-order mark), else Windows-1252, which decodes any byte.
+
+    A semicolon-separated file is a European export: its '1,250' is 1.25, not 1250.
+    """
+    decimal = "," if separator == ";" else "."
+    options = {
+        "sep": separator,
+        "decimal": decimal,
+        "low_memory": False,
+        "skipinitialspace": True,
+        "keep_default_na": False,
+        "na_values": CSV_NA_VALUES,
+    }
+    try:
+        return pd.read_csv(source, encoding="utf-8-sig", **options)
+    except UnicodeDecodeError:
+        return pd.read_csv(source, encoding="cp1252", encoding_errors="replace", **options)
+
+
+def sniff_separator(path: Path) -> str:
+    """Guess the delimiter from the first few kilobytes (comma when unsure)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        sample = handle.read(64 * 1024)
+    if not sample.strip():
+        raise pd.errors.EmptyDataError
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
