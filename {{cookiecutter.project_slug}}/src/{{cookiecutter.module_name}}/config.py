@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, describe_validation_error
+from .metrics import metric_directions
 
 CONFIG_RELATIVE_PATH = Path("configs") / "config.yaml"
 CONFIG_ENV_VAR = "{{ cookiecutter.module_name | upper }}_CONFIG"
 # Overrides monitoring.url, so that a database password stays out of config.yaml.
 PREDICTION_LOG_URL_ENV_VAR = "PREDICTION_LOG_URL"
-BUNDLED_SOURCES = ("penguins", "breast_cancer", "diabetes")
 
 
 class StrictModel(BaseModel):
@@ -173,8 +172,6 @@ class Config(StrictModel):
 
     @model_validator(mode="after")
     def _metric_fits_the_task(self) -> Config:
-        from .metrics import metric_directions
-
         metric, allowed = self.evaluation.primary_metric, metric_directions(self.data.task)
         if metric is not None and metric not in allowed:
             raise ValueError(
@@ -241,18 +238,15 @@ class Project:
         return uri
 
 
-def find_config(start: Path | None = None) -> Path:
-    """Find configs/config.yaml in the given folder or its parents (or from the env var)."""
+def find_config() -> Path:
+    """Find configs/config.yaml from the environment variable, else in this folder or a parent."""
     if env_path := os.environ.get(CONFIG_ENV_VAR):
         return Path(env_path)
-    here = (start or Path.cwd()).resolve()
+    here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_RELATIVE_PATH).is_file():
             return folder / CONFIG_RELATIVE_PATH
-    raise ConfigError(
-        f"No {CONFIG_RELATIVE_PATH} in {here} or its parents — run from the project folder "
-        "or pass --config PATH."
-    )
+    raise ConfigError(f"No {CONFIG_RELATIVE_PATH} in {here} or its parents — run from the project folder or pass --config PATH.")
 
 
 def load_project(config_path: Path | None = None) -> Project:
@@ -271,41 +265,8 @@ def load_project(config_path: Path | None = None) -> Project:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_error(exc, raw)}") from None
+        raise ConfigError(f"{path}: {describe_validation_error(exc, Config)}") from None
     root = path.resolve().parent
     if root.name == CONFIG_RELATIVE_PATH.parent.name:
         root = root.parent
     return Project(config=config, root=root, config_path=path.resolve())
-
-
-def describe_error(exc: ValidationError, raw: dict[str, Any]) -> str:
-    """Turn the first pydantic error into 'key path: problem — fix'."""
-    error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
-    key = ".".join(loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        model = _model_at(Config, loc[:-1])
-        allowed = sorted(model.model_fields) if model else []
-        close = difflib.get_close_matches(loc[-1], allowed, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
-        return f"unknown key '{key}' — {hint}"
-    if error["type"] == "missing":
-        return f"missing key '{key}' — add it (see the comments in the default config.yaml)"
-    if error["type"] == "literal_error":
-        allowed = error.get("ctx", {}).get("expected", "")
-        return f"{key} = {error['input']!r} is not allowed — use one of: {allowed}"
-    message = error["msg"].removeprefix("Value error, ")
-    value = error.get("input")
-    if loc and not isinstance(value, dict):
-        return f"{key} = {value!r}: {message}"
-    return message
-
-
-def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
-    for part in loc:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return None
-        model = annotation
-    return model
