@@ -85,3 +85,18 @@ def test_fresh_bake_make_install_pipeline_test(tmp_path: Path) -> None:
     run(["make", "test"], cwd=project, env=env)
     run(["make", "lint"], cwd=project, env=env)
     assert "pipeline" in run(["make"], cwd=project, env=env).stdout, "make help lists the targets"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_baked_project_gitignore_keeps_every_source_file(tmp_path: Path) -> None:
+    """The data-product patterns (monitoring/, models/, ...) must not hide a package of the same name."""
+    project = bake(tmp_path)
+    run(["git", "init", "-q"], cwd=project)
+    run(["git", "add", "-A"], cwd=project)
+    tracked = set(run(["git", "ls-files"], cwd=project).stdout.split())
+    sources = {
+        str(path.relative_to(project))
+        for folder in ("src", "tests", "benchmarks")
+        for path in (project / folder).rglob("*.py")
+    }
+    assert sources <= tracked, f"ignored by .gitignore: {sorted(sources - tracked)}"
