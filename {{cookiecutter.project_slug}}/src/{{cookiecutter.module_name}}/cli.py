@@ -265,7 +265,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the exported model over HTTP (FastAPI + uvicorn); the API docs are at /docs."""
-    from .serving.predict_file import run_server
+    from .serving.server import run_server
 
     gc.set_threshold(*DEFAULT_GC_THRESHOLDS)  # a long-running server collects as usual
     run_server(load_project(config), host=host, port=port, workers=workers)

@@ -1,4 +1,4 @@
-"""The prediction log: nothing lost when the store hiccups, one row per prediction, no sensitive column."""
+"""The prediction log: nothing lost or written twice when the store hiccups, one row per prediction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,7 @@ from {{ cookiecutter.module_name }}.model_files import read_metadata
 from {{ cookiecutter.module_name }}.monitoring.simulate import to_record
 from {{ cookiecutter.module_name }}.serving.app import create_app
 from {{ cookiecutter.module_name }}.serving.prediction_log import PredictionLog
-from {{ cookiecutter.module_name }}.serving.prediction_table import PredictionStore, printable_url
-from {{ cookiecutter.module_name }}.serving.store_process import StoreProcess, StoreProcessError
+from {{ cookiecutter.module_name }}.serving.prediction_table import PredictionTable, printable_url
 
 from ..serving.test_predict_file import free_port
 
@@ -45,18 +45,27 @@ def held_out_records(project: Project, rows: int) -> list[dict[str, Any]]:
     return [to_record(row, contract) for row in test.head(rows).to_dict("records")]
 
 
-class FlakyStore(PredictionStore):
-    """A real store that refuses its first `failures` writes, like a database restarting."""
+class FlakyTable(PredictionTable):
+    """A real table whose first `failures` writes fail, like a database restarting.
 
-    def __init__(self, url: str, failures: int) -> None:
+    With `after_commit`, each failing write commits first, as when the answer to a COMMIT is lost.
+    """
+
+    def __init__(self, url: str, failures: int, after_commit: bool = False) -> None:
         super().__init__(url)
-        self.failures = failures
+        self.failures, self.after_commit = failures, after_commit
 
-    def write(self, context: Any, requests: bytes) -> None:
+    def insert_rows(self, rows: list[dict[str, Any]]) -> None:
         if self.failures > 0:
             self.failures -= 1
+            if self.after_commit:
+                super().insert_rows(rows)
             raise sa.exc.OperationalError("INSERT", {}, Exception("connection refused"))
-        super().write(context, requests)
+        super().insert_rows(rows)
+
+
+def counted(log: PredictionLog, name: str) -> float:
+    return log.telemetry.registry.get_sample_value(f"prediction_log_{name}_total") or 0.0
 
 
 def wait_until_written(log: PredictionLog, timeout: float = 10.0) -> None:
@@ -65,83 +74,60 @@ def wait_until_written(log: PredictionLog, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_log_keeps_every_record_while_the_store_is_briefly_down(tmp_path: Path) -> None:
-    store = FlakyStore(f"sqlite:///{tmp_path / 'log.db'}", failures=3)
-    log = PredictionLog(store, model_version="1", runtime="onnx", flush_seconds=0.02)
-    log.start()
-    for index in range(25):
+def add_rows(log: PredictionLog, count: int) -> None:
+    for index in range(count):
         log.add([{"x": float(index)}], [{"prediction": "a"}], time.perf_counter())
+
+
+@pytest.mark.parametrize("after_commit", [False, True], ids=["refused", "committed-but-unacknowledged"])
+def test_log_writes_every_record_once_while_the_store_is_briefly_down(
+    tmp_path: Path, after_commit: bool
+) -> None:
+    table = FlakyTable(f"sqlite:///{tmp_path / 'log.db'}", failures=3, after_commit=after_commit)
+    log = PredictionLog(table, model_version="1", runtime="onnx", flush_seconds=0.02)
+    log.start()
+    add_rows(log, 25)
     wait_until_written(log)
     log.close()
 
-    assert store.count() == 25, "records written after the store came back"
-    assert (log.written, log.write_errors, log.dropped) == (25, 3, 0)
+    assert table.count() == 25, "written after the store came back, and a retried batch only once"
+    assert (counted(log, "written"), counted(log, "write_errors"), counted(log, "dropped")) == (25, 3, 0)
 
 
 def test_log_counts_and_reports_records_it_cannot_keep(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FlakyStore(f"sqlite:///{tmp_path / 'log.db'}", failures=10**6)
-    log = PredictionLog(store, capacity=10, flush_seconds=0.02)
-    log.start()
+    table = FlakyTable(f"sqlite:///{tmp_path / 'log.db'}", failures=10**6)
+    log = PredictionLog(table, capacity=10, flush_seconds=0.02)
     with caplog.at_level(logging.WARNING):
-        for _ in range(12):
-            log.add([{"x": 1.0}], [{"prediction": 1.0}], time.perf_counter())
+        add_rows(log, 12)  # before the writer starts: the queue holds 10
+        log.start()
         log.close(timeout=0.1)
 
-    assert log.dropped == 12, "2 refused by the full buffer, 10 still unwritten at shutdown"
-    assert "buffer full" in caplog.text and "could not be written" in caplog.text
-    rendered = "\n".join(line for counter in log.metrics() for line in counter.render())
-    assert "prediction_log_dropped_total 12" in rendered
+    assert counted(log, "dropped") == 12, "2 refused by the full queue, 10 still unwritten at shutdown"
+    assert "queue full" in caplog.text and "could not be written" in caplog.text
 
 
-def test_writer_process_loses_nothing_when_it_is_killed(tmp_path: Path) -> None:
-    store = StoreProcess(f"sqlite:///{tmp_path / 'log.db'}")
-    log = PredictionLog(store, model_version="1", runtime="onnx", flush_seconds=0.02)
+def test_a_slow_store_never_slows_the_caller(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    class StuckTable(PredictionTable):
+        def insert_rows(self, rows: list[dict[str, Any]]) -> None:
+            release.wait(10)
+            super().insert_rows(rows)
+
+    log = PredictionLog(StuckTable(f"sqlite:///{tmp_path / 'log.db'}"), flush_seconds=0.01)
     log.start()
-    try:
-        for index in range(10):
-            log.add([{"x": float(index)}], [{"prediction": "a"}], time.perf_counter())
-        wait_until_written(log)
-        assert store._process is not None
-        store._process.kill()  # as if the OOM killer took it: the next write starts a new one
-        log.add([{"x": 1.0}, {"x": 2.0}], [{"prediction": "a"}, {"prediction": "b"}], time.perf_counter())
-        wait_until_written(log)
-    finally:
-        log.close()
-    assert (log.written, log.dropped) == (12, 0)
-    assert PredictionStore(f"sqlite:///{tmp_path / 'log.db'}").count() == 12
-
-
-def test_no_writer_process_starts_after_shutdown(tmp_path: Path) -> None:
-    store = StoreProcess(f"sqlite:///{tmp_path / 'log.db'}")
-    store.connect()
-    store.dispose()
-    with pytest.raises(StoreProcessError, match="stopped"):
-        store.connect()
-
-
-def test_reading_back_tolerates_values_from_another_contract() -> None:
-    from {{ cookiecutter.module_name }}.serving.prediction_table import as_scored
-
-    features = [("x", "numeric"), ("flag", "boolean"), ("label", "categorical")]
-    assert as_scored({"x": "n/a", "flag": "yes", "label": "a"}, features) == {
-        "x": None,
-        "flag": True,
-        "label": "a",
-    }
-    assert as_scored({"x": 3, "flag": 0}, features) == {"x": 3.0, "flag": False, "label": None}
-
-
-def test_writer_process_reports_the_store_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the log's folder should be")
-    store = StoreProcess(f"sqlite:///{blocker / 'log.db'}")
-    try:
-        with pytest.raises(StoreProcessError, match=r"not-a-folder|directory"):
-            store.connect()
-    finally:
-        store.dispose()
+    add_rows(log, 1)
+    time.sleep(0.1)  # the writer is now stuck in its first insert
+    started = time.perf_counter()
+    add_rows(log, 1000)
+    elapsed = time.perf_counter() - started
+    release.set()
+    wait_until_written(log)
+    log.close()
+    assert elapsed < 0.5, f"1000 records took {elapsed:.2f} s to queue behind a stuck store"
+    assert counted(log, "written") == 1001
 
 
 def test_api_logs_one_row_per_prediction_and_never_a_sensitive_column(
@@ -171,9 +157,9 @@ def test_api_logs_one_row_per_prediction_and_never_a_sensitive_column(
         assert sensitive and not set(sensitive) & set(features), "sensitive columns are never logged"
 
 
-def test_log_keeps_records_as_sent_and_reads_them_as_scored(trained_project: Project, tmp_path: Path) -> None:
-    """A client may write 45 for 45.0: the log keeps its text; `monitor` reads the model's values."""
-    from {{ cookiecutter.module_name }}.monitoring.drift import read_log
+def test_log_keeps_records_as_scored_and_monitor_reads_them(trained_project: Project, tmp_path: Path) -> None:
+    """A client may write 45 for 45.0: the log keeps the value the model saw, and `monitor` reads it."""
+    from {{ cookiecutter.module_name }}.monitoring.monitor import read_log
 
     project = with_log(trained_project, f"sqlite:///{tmp_path / 'log.db'}")
     contract = Contract.from_dict(read_metadata(project.models_dir)["contract"])
@@ -250,7 +236,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_log_and_monitor_read_work_on_postgresql(trained_project: Project, postgres_url: str) -> None:
-    from {{ cookiecutter.module_name }}.monitoring.drift import read_log
+    from {{ cookiecutter.module_name }}.monitoring.monitor import read_log
 
     project = with_log(trained_project, postgres_url)
     contract = Contract.from_dict(read_metadata(project.models_dir)["contract"])
@@ -259,7 +245,18 @@ def test_log_and_monitor_read_work_on_postgresql(trained_project: Project, postg
     log.start()
     log.add(records, [{"prediction": "x"}] * len(records), time.perf_counter())
     log.close()
+    table = PredictionTable(postgres_url)
+    table.insert_rows([{**row._asdict()} for row in read_rows(table)])  # a retried batch: no new rows
+    table.dispose()
 
     frame = read_log(project, contract, rows=None, hours=1)
     assert len(frame) == len(records)
     assert list(frame.columns[-len(contract.feature_names) :]) == contract.feature_names
+
+
+def read_rows(table: PredictionTable) -> list[Any]:
+    from {{ cookiecutter.module_name }}.serving.prediction_table import predictions
+
+    columns = [column for column in predictions.c if column.name != "id"]
+    with table.connect().connect() as connection:
+        return list(connection.execute(sa.select(*columns)).all())

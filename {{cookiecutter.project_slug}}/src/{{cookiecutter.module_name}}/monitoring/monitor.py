@@ -16,7 +16,7 @@ from typing import Any
 from ..config import Project
 from ..contract import Contract
 from ..errors import UserError
-from ..serving.prediction_table import PredictionStore, as_scored, printable_url
+from ..serving.prediction_table import PredictionTable, predictions, printable_url
 from .drift import PREDICTION, align_types, describe_predictions, drift_by_column, outside_training
 
 
@@ -125,21 +125,19 @@ def read_log(project: Project, contract: Contract, rows: int | None, hours: floa
         raise NotEnoughRows(
             f"No prediction log at {url} yet — serve the model (make serve) and send traffic."
         )
-    store = PredictionStore(url)
-    engine, table = store.connect()
-    query = sa.select(table.c.created_at, table.c.model_version, table.c.features, table.c.prediction)
+    table = PredictionTable(url)
+    log = predictions.c
+    query = sa.select(log.created_at, log.model_version, log.features, log.prediction)
     if hours:
         since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=hours)
-        query = query.where(table.c.created_at >= since)
-    query = query.order_by(table.c.id.desc()).limit(rows)
+        query = query.where(log.created_at >= since)
+    query = query.order_by(log.id.desc()).limit(rows)
     try:
-        with engine.connect() as connection:
+        with table.connect().connect() as connection:
             logged = connection.execute(query).all()
     finally:
-        store.dispose()
-    kinds = [(feature.name, feature.kind) for feature in contract.features]
-    records = [as_scored(json.loads(row.features) if isinstance(row.features, str) else row.features, kinds)
-               for row in logged]  # fmt: skip
+        table.dispose()
+    records = [row.features for row in logged]  # the values the model saw, by feature name
     features = pd.DataFrame.from_records(records, columns=contract.feature_names)
     frame = pd.DataFrame(
         {

@@ -1,46 +1,17 @@
-"""Use the exported model: serve it over HTTP (uvicorn) or score a file in batches."""
+"""Score a CSV or Parquet file with the served model: `{{ cookiecutter.module_name }} predict`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from .. import model_files
-from ..config import CONFIG_ENV_VAR, Project
+from ..config import Project
 from ..contract import CATEGORICAL
 from ..errors import UserError
 from .runtime import load_contract, load_predictor
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
-
-
-def check_model(project: Project) -> dict[str, Any]:
-    """Fail before the server starts when the model is missing or changed after export."""
-    metadata = model_files.read_metadata(project.models_dir)
-    filename = "model.onnx" if metadata.get("runtime") == "onnx" else "model.skops"
-    model_files.verified_path(project.models_dir, filename, metadata)
-    return metadata
-
-
-def run_server(project: Project, *, host: str | None, port: int | None, workers: int | None) -> None:
-    """Start uvicorn with the API factory; each worker process loads the model once."""
-    import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
-
-    check_model(project)
-    serving = project.config.serving
-    # Workers are fresh processes: they find the config through the environment, not an argument.
-    os.environ[CONFIG_ENV_VAR] = str(project.config_path)
-    uvicorn.run(
-        f"{__package__}.app:create_app",
-        factory=True,
-        host=host or serving.host,
-        port=port or serving.port,
-        workers=workers or serving.workers,
-        access_log=False,  # every request is counted and timed in /metrics instead
-        log_config=with_package_logger(LOGGING_CONFIG),
-    )
 
 
 def derive_dates(features: Any, contract: Any, source: Path) -> tuple[Any, Any]:
@@ -94,12 +65,6 @@ def match_labels(column: Any, categories: list[str]) -> Any:
     text = text.mask(text.str.lower().isin(MISSING_TOKENS))
     cleaned = text.map(lambda value: known.get(value.casefold(), value), na_action="ignore")
     return cleaned.astype(object).where(text.notna(), None)
-
-
-def with_package_logger(config: dict[str, Any]) -> dict[str, Any]:
-    """Uvicorn's logging set-up, plus this package's logger (model loaded, internal errors)."""
-    package_logger = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return {**config, "loggers": {**config["loggers"], __package__: package_logger}}
 
 
 def predict_file(

@@ -1,10 +1,4 @@
-"""Load the exported model for serving and score rows with it.
-
-Two runtimes, chosen at export (see onnx_export.py) and recorded in models/model.json:
-- "onnx": ONNX Runtime on models/model.onnx — no scikit-learn or pandas import, microseconds a row;
-- "skops": the fitted Pipeline from models/model.skops, loaded with the trusted-type list in code.
-Either way the file's digest must match model.json before anything is loaded.
-"""
+"""Load the served model (ONNX Runtime or the skops Pipeline, as model.json says) and score rows."""
 
 from __future__ import annotations
 
@@ -59,7 +53,7 @@ class OnnxPredictor:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        # One thread per session: requests are micro-batched, and uvicorn workers scale across cores.
+        # One thread per session: a request is a few rows, and uvicorn workers scale across cores.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -1,81 +1,108 @@
-"""A small Prometheus registry: counters and histograms rendered in the text exposition format.
-
-Hand-written to keep the serving image free of one more dependency; swap in prometheus_client
-if you need its multiprocess mode (each uvicorn worker keeps its own numbers here).
-"""
+"""The API's telemetry for GET /metrics: requests, latencies, predictions and the prediction log."""
 
 from __future__ import annotations
 
-import bisect
-import math
-from collections import defaultdict
-from collections.abc import Iterable
+import os
+import time
+from typing import Any
 
-Labels = tuple[tuple[str, str], ...]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+
+MULTIPROCESS_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"  # set by server.py when serving.workers > 1
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+PATHS = {"/health", "/ready", "/model", "/predict", "/predict/batch", "/metrics", "/docs"}
 
 
-def _labels(labels: Labels, extra: Labels = ()) -> str:
-    pairs = [*labels, *extra]
-    if not pairs:
-        return ""
-    escaped = (f'{key}="{_escape(value)}"' for key, value in pairs)
-    return "{" + ",".join(escaped) + "}"
+class LogTelemetry:
+    """What the prediction log counts: rows written, waiting, refused, and failed writes."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.written = Counter("prediction_log_written", "Predictions written to the log.", registry=registry)
+        self.waiting = Gauge("prediction_log_waiting", "Predictions queued or being retried, not yet written.",
+                             registry=registry, multiprocess_mode="livesum")  # fmt: skip
+        self.write_errors = Counter(
+            "prediction_log_write_errors", "Failed writes to the store (retried).", registry=registry
+        )
+        self.dropped = Counter(
+            "prediction_log_dropped", "Predictions not logged: queue full, or store down at shutdown.",
+            registry=registry,
+        )  # fmt: skip
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class Telemetry:
+    """The API's Prometheus metrics, in a registry of their own (one per app)."""
+
+    def __init__(self, task: str, target_range: list[float] | None, *, log_predictions: bool) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "HTTP requests by path and status code.",
+                                ["path", "status"], registry=registry)  # fmt: skip
+        self.latency = Histogram("http_request_duration_seconds", "Request latency by path.", ["path"],
+                                 registry=registry, buckets=LATENCY_BUCKETS)  # fmt: skip
+        self.batch_rows = Histogram("prediction_batch_rows", "Rows per model call.", registry=registry,
+                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024))  # fmt: skip
+        self.warnings = Counter("prediction_warnings", "Values scored but flagged, by feature.", ["feature"],
+                                registry=registry)  # fmt: skip
+        self.model = Gauge("model_info", "The model being served (value 1).", ["version", "runtime"],
+                           registry=registry, multiprocess_mode="max")  # fmt: skip
+        self.predictions: Counter | None = None
+        self.values: Histogram | None = None
+        if task == "classification":
+            self.predictions = Counter("predictions", "Predictions served, by class.", ["class"],
+                                       registry=registry)  # fmt: skip
+        else:
+            low, high = target_range or (0.0, 1.0)
+            step = (high - low) / 10 or 1.0
+            self.values = Histogram("prediction_value", "Regression predictions.", registry=registry,
+                                    buckets=[low + step * i for i in range(11)])  # fmt: skip
+        self.log = LogTelemetry(registry) if log_predictions else None
+
+    def count_predictions(self, predictions: list[Any], warnings: list[list[str]]) -> None:
+        for flags in warnings:
+            for warning in flags:
+                self.warnings.labels(warning.split(":", 1)[0]).inc()
+        for prediction in predictions:
+            if self.predictions is not None:
+                self.predictions.labels(prediction).inc()
+            elif self.values is not None:
+                self.values.observe(prediction)
+
+    def render(self) -> bytes:
+        """Return the metrics in the Prometheus text format: every worker's, when there are several."""
+        if MULTIPROCESS_ENV_VAR not in os.environ:
+            return generate_latest(self.registry)
+        # Each worker writes its numbers to files in that folder; the collector adds them up.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
 
 
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+class RequestTelemetry:
+    """Count and time every request (a pure ASGI middleware: it observes, it never answers)."""
 
+    def __init__(self, app: Any, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
 
-class Counter:
-    def __init__(self, name: str, help_text: str, kind: str = "counter") -> None:
-        self.name, self.help, self.kind = name, help_text, kind
-        self.values: dict[Labels, float] = defaultdict(float)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), "499"  # no answer at all: the client left first
 
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        self.values[tuple(labels.items())] += amount  # callers pass labels in one fixed order
+        async def send_and_note(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+            await send(message)
 
-    def set(self, value: float, **labels: str) -> None:
-        self.values[tuple(labels.items())] = value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} {self.kind}"
-        for labels, value in self.values.items():
-            yield f"{self.name}{_labels(labels)} {_number(value)}"
-
-
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: Iterable[float] = LATENCY_BUCKETS) -> None:
-        self.name, self.help = name, help_text
-        self.buckets = sorted(buckets)
-        self.counts: dict[Labels, list[int]] = {}
-        self.sums: dict[Labels, float] = defaultdict(float)
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = tuple(labels.items())
-        counts = self.counts.get(key) or self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
-        counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.sums[key] += value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        for labels, counts in self.counts.items():
-            running = 0
-            for bound, count in zip([*self.buckets, math.inf], counts, strict=True):
-                running += count
-                yield f"{self.name}_bucket{_labels(labels, (('le', _number(bound)),))} {running}"
-            yield f"{self.name}_sum{_labels(labels)} {_number(self.sums[labels])}"
-            yield f"{self.name}_count{_labels(labels)} {running}"
-
-
-def render(metrics: Iterable[Counter | Histogram]) -> str:
-    """Return the registry in the Prometheus text format (version 0.0.4)."""
-    return "\n".join(line for metric in metrics for line in metric.render()) + "\n"
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception:
+            if status == "499":  # Starlette's outermost layer answers it with a 500
+                status = "500"
+            raise
+        finally:
+            path = scope["path"] if scope["path"] in PATHS else "other"
+            self.telemetry.requests.labels(path, status).inc()
+            self.telemetry.latency.labels(path).observe(time.perf_counter() - started)

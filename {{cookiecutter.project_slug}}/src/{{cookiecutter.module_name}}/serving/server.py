@@ -1,0 +1,56 @@
+"""Start the API with uvicorn: `{{ cookiecutter.module_name }} serve` (or `make serve`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from .. import model_files
+from ..config import CONFIG_ENV_VAR, Project
+from .telemetry import MULTIPROCESS_ENV_VAR
+
+
+def check_model(project: Project) -> dict[str, Any]:
+    """Fail before the server starts when the model is missing or changed after export."""
+    metadata = model_files.read_metadata(project.models_dir)
+    filename = "model.onnx" if metadata.get("runtime") == "onnx" else "model.skops"
+    model_files.verified_path(project.models_dir, filename, metadata)
+    return metadata
+
+
+def run_server(project: Project, *, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run uvicorn with the app factory; each worker process loads the model once."""
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    check_model(project)
+    serving = project.config.serving
+    workers = workers or serving.workers
+    # Workers are fresh processes: they find the config through the environment, not an argument.
+    os.environ[CONFIG_ENV_VAR] = str(project.config_path)
+    telemetry_dir = None
+    if workers > 1:  # prometheus-client's multiprocess mode: the workers' numbers meet in files here
+        telemetry_dir = tempfile.mkdtemp(prefix="prometheus-")
+        os.environ[MULTIPROCESS_ENV_VAR] = telemetry_dir
+    try:
+        uvicorn.run(
+            f"{__package__}.app:create_app",
+            factory=True,
+            host=host or serving.host,
+            port=port or serving.port,
+            workers=workers,
+            access_log=False,  # every request is counted and timed in /metrics instead
+            log_config=with_package_logger(LOGGING_CONFIG),
+        )
+    finally:
+        if telemetry_dir is not None:
+            shutil.rmtree(telemetry_dir, ignore_errors=True)
+            os.environ.pop(MULTIPROCESS_ENV_VAR, None)
+
+
+def with_package_logger(config: dict[str, Any]) -> dict[str, Any]:
+    """Return uvicorn's logging set-up plus this package's logger (model loaded, internal errors)."""
+    package_logger = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return {**config, "loggers": {**config["loggers"], __package__: package_logger}}
