@@ -88,6 +88,30 @@ def test_many_concurrent_requests_each_get_their_own_answer(
         assert answer["prediction"] == pytest.approx(expected[index % len(records)]["prediction"]), index
 
 
+def test_metrics_add_up_every_workers_requests(
+    trained_project: Project, records: list[dict[str, Any]]
+) -> None:
+    """With serving.workers > 1, /metrics is prometheus-client's multiprocess sum, whichever worker answers."""
+    import re
+
+    port = free_port()
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "serve", "--port", str(port),
+               "--workers", "2", "--config", str(trained_project.config_path)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process)
+        for record in records[:40]:  # a new connection each: both workers get some
+            assert httpx.post(f"{url}/predict", json=record).status_code == 200
+        text = httpx.get(f"{url}/metrics").text
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    served = re.search(r'http_requests_total\{path="/predict",status="200"\} ([\d.]+)', text)
+    assert served and float(served.group(1)) == 40, text[:2000]
+
+
 def test_predict_command_writes_one_prediction_per_row(tmp_path: Path, trained_project: Project) -> None:
     source = trained_project.processed_dir / "test.parquet"
     output = tmp_path / "scored.csv"

@@ -5,7 +5,7 @@
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,13 +38,12 @@ class ServingState:
         self.telemetry = telemetry
         self.version = str(metadata["version"])
         self.predictor: Predictor | None = None
-        self.score: Callable[[list[Row]], Awaitable[Scores]] | None = None  # set when the model is loaded
         self.batcher: MicroBatcher | None = None  # the skops runtime's
         self.log = PredictionLog(None)  # replaced by the configured log when the model is loaded
 
     async def predict(self, records: list[BaseModel], fields: list[str]) -> list[dict[str, Any]]:
         """Score validated records; return each one's answer, as the response models describe it."""
-        assert self.score is not None and self.predictor is not None, "the lifespan loads the model"
+        assert self.predictor is not None, "the lifespan loads the model"
         started = time.perf_counter()
         rows, warnings = [], []
         for record in records:
@@ -64,29 +63,30 @@ class ServingState:
         self.log.add(rows, answers, started)
         return answers
 
+    def score_rows(self, rows: list[Row]) -> Scores:
+        """Score rows in one model call."""
+        assert self.predictor is not None, "the lifespan loads the model"
+        self.telemetry.batch_rows.observe(len(rows))
+        return self.predictor.predict(rows)
+
+    async def score(self, rows: list[Row]) -> Scores:
+        """Score on the event loop with ONNX Runtime (microseconds); share a call in a thread with skops."""
+        if self.batcher is None:
+            return self.score_rows(rows)
+        return await self.batcher.submit(rows)
+
     async def start(self, project: Project) -> None:
-        """Load the model file (after checking its digest) and start the prediction log."""
+        """Load the model file (after checking its digest) and start the batcher and the prediction log."""
         predictor = load_predictor(project.models_dir, self.metadata)
         serving = project.config.serving
-
-        def score_rows(rows: list[Row]) -> Scores:
-            self.telemetry.batch_rows.observe(len(rows))
-            return predictor.predict(rows)
-
-        async def score_inline(rows: list[Row]) -> Scores:
-            return score_rows(rows)
-
-        if predictor.runtime == "onnx":  # tens of microseconds a row: score on the event loop
-            self.score = score_inline
-        else:  # milliseconds a call: concurrent requests share one call, in a thread
-            self.batcher = MicroBatcher(score_rows, max_rows=serving.max_batch_rows,
+        if predictor.runtime != "onnx":
+            self.batcher = MicroBatcher(self.score_rows, max_rows=serving.max_batch_rows,
                                         wait_s=serving.batch_wait_ms / 1000)  # fmt: skip
             await self.batcher.start()
-            self.score = self.batcher.submit
         self.log = PredictionLog.for_project(project, self.version, predictor.runtime, self.telemetry.log)
         self.log.start()
-        self.telemetry.model.labels(self.version, predictor.runtime).set(1)
         self.predictor = predictor
+        self.telemetry.model.labels(self.version, predictor.runtime).set(1)
         logger.info("serving model %s on %s (%s)", self.version, predictor.runtime,
                     self.metadata.get("runtime_reason"))  # fmt: skip
 

@@ -1,19 +1,9 @@
 """The API's request and response models, built from the data contract (schema.json).
 
-Policies, stated once here and shown in the OpenAPI docs:
-- every feature is required; send null where the training data had missing values;
-- numbers must be finite JSON numbers within ±1e30 (less for features whose training values span
-  less than 1: see `input_limit`), so the model's 32-bit arithmetic stays finite; flags accept
-  true/false or 0/1;
-- null is accepted wherever the training data had missing values (numbers, flags and labels);
-- a number outside the training range is scored, and the response says so in `warnings`;
-- a label the model never saw is refused (422, naming the allowed labels) under
-  `serving.unknown_category: reject` (the default), or scored as "unknown" (the one-hot encoder
-  gives it all zeros) and flagged under `warn`. Columns with more labels than the contract lists
-  are always `warn`;
-- identifier and sensitive columns are not fields at all: sending one is a 422 ("extra field");
-- values so extreme that the model's answer overflows float32 (NaN or infinity) are refused (422),
-  naming the record, since the answer cannot be sent as a JSON number.
+Every feature is a required field; null only where training had missing values; numbers finite and
+within ±1e30 (see input_limit), scored but flagged outside the training range; a label never seen is
+refused (422) under `serving.unknown_category: reject`, scored as unknown and flagged under `warn`;
+identifier and sensitive columns are no fields at all, so sending one is a 422.
 """
 
 from __future__ import annotations
