@@ -57,8 +57,8 @@ def config_path(tmp_path: Path) -> Path:
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """A project folder where `pipeline` has run once (shared by the tests that only read it).
 
-    It runs as a user runs it, in a fresh process: MLflow logging then goes through the background
-    tracker (tracking_worker.py), and the tests reading the MLflow run check what it logged.
+    It runs as a user runs it, in a fresh process (`python -m`), and the tests reading the MLflow
+    run check what it logged.
     """
     root = tmp_path_factory.mktemp("trained")
     path = write_config(root)
@@ -84,12 +84,15 @@ def pick_sensitive_column(project: Project) -> str:
 
 @pytest.fixture(scope="session")
 def challenged_project(trained_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A project with a sensitive column: pipeline once (v1, champion), then a challenger (v2) that
-    must beat the champion by promotion.margin_vs_champion = 0.5, so it loses and v1 keeps serving."""
+    """A project with a sensitive column: pipeline once (v1, champion), then a more regularized
+    challenger (v2, other held-out metrics) that must beat the champion by
+    promotion.margin_vs_champion = 0.5, so it loses and v1 keeps serving."""
     root = tmp_path_factory.mktemp("challenged")
     data = {"sensitive_columns": [pick_sensitive_column(trained_project)]}
     assert main(["pipeline", "--config", str(write_config(root, data=data))]) == 0
-    path = write_config(root, data=data, promotion={"margin_vs_champion": 0.5})
+    weaker = {"C": 0.01} if trained_project.config.data.task == "classification" else {"alpha": 100.0}
+    model = {"family": "linear", "params": weaker}
+    path = write_config(root, data=data, model=model, promotion={"margin_vs_champion": 0.5})
     for command in ("train", "promote"):  # the gate re-scores both models itself
         assert main([command, "--config", str(path)]) == 0
     return load_project(path)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,17 +16,6 @@ from rich.table import Table
 from .config import Project, load_project
 from .errors import UserError
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from .training.tracking_worker import Tracker
-
-DEFAULT_GC_THRESHOLDS = gc.get_threshold()
-MAX_FLAGGED_SHOWN = 10  # flagged slices printed by evaluate (all are in the model card)
-# Set by run(): from the command line, `pipeline` logs to MLflow from a second process (see
-# tracking_worker.py); called in-process (tests, notebooks), it logs inline.
-BACKGROUND_TRACKING = False
-
 app = typer.Typer(
     help="{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\"') }}: data → train → evaluate, tracked in MLflow.",
     no_args_is_help=True,
@@ -35,11 +23,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+NOTE = "[yellow]note[/yellow]:"
 ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="Path to config.yaml (default: configs/config.yaml found from here)."
-    ),
+    Path | None, typer.Option("--config", "-c", help="Default: configs/config.yaml, found from here.")
 ]
 
 
@@ -52,207 +38,117 @@ def step(title: str) -> Iterator[None]:
     console.print(f"[green]✓[/green] {title} ({time.perf_counter() - started:.1f} s)")
 
 
+def print_lines(lines: list[str]) -> None:
+    for line in lines:
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+
+
+def print_comparison(title: str, baseline: dict, model: dict, marked: str = "") -> None:
+    """Print metric | baseline | model; a cell is a value, or a mean and std from cross-validation."""
+
+    def cell(value: Any) -> str:
+        return f"{value['mean']:.4f} ± {value['std']:.4f}" if isinstance(value, dict) else f"{value:.4f}"
+
+    table = Table(title=title)
+    for column in ("metric", "baseline", "model"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, value in model.items():
+        table.add_row(metric + (" ←" if metric == marked else ""), cell(baseline[metric]), cell(value))
+    console.print(table)
+
+
 @app.command()
 def data(config: ConfigOption = None) -> None:
     """Load, clean, validate and split the data into data/processed/."""
-    run_data(load_project(config))
+    from .data.prepare import prepare_data
+
+    project = load_project(config)
+    with step("data"):
+        summary = prepare_data(project)
+    lines = [
+        f"{summary.rows_raw} rows → {summary.rows_train} train / {summary.rows_test} test, "
+        f"{summary.features} features, {summary.duplicates} duplicates dropped, "
+        f"{summary.rows_quarantined} rows quarantined"
+    ]
+    if summary.rows_quarantined:
+        lines.append(f"quarantined rows and reasons: {project.quarantine_dir / 'quarantine.csv'}")
+    if summary.duplicates > 0.1 * summary.rows_raw:
+        lines.append(
+            f"{NOTE} {summary.duplicates} exact duplicate rows ({100 * summary.duplicates / summary.rows_raw:.0f} "
+            "percent of the data) were kept once each, so that no row sits in both the training and the "
+            "test split; coarse columns often repeat like this"
+        )
+    print_lines(lines + [f"{NOTE} column '{column}' {reason}" for column, reason in summary.ignored.items()])
 
 
 @app.command()
 def train(config: ConfigOption = None) -> None:
-    """Fit the dummy baseline and the model, cross-validate, log to MLflow, export models/."""
-    run_train(load_project(config))
+    """Fit the dummy baseline and the model, cross-validate, log to MLflow, export models/candidate/."""
+    from .training.train import describe_training, train_model
+
+    project = load_project(config)
+    with step(f"train ({project.config.model.family})"):
+        result, metadata = train_model(project)
+    title = f"Cross-validation, {result.folds} folds (mean ± std)"
+    print_comparison(title, result.cv["baseline"], result.cv["model"])
+    print_lines(describe_training(project, result, metadata))
 
 
 @app.command()
 def evaluate(config: ConfigOption = None) -> None:
-    """Score baseline and model on held-out data; write reports/metrics.json and figures."""
-    run_evaluate(load_project(config))
-
-
-@app.command()
-def pipeline(config: ConfigOption = None) -> None:
-    """Run data → train → evaluate → promote (MLflow logging overlaps the work, in a second process)."""
-    from .training import tracking
-    from .training.tracking_worker import Tracker
+    """Score baseline and model on held-out data; write reports/metrics.json, figures and the model card."""
+    from .evaluation.evaluate import describe_report, evaluate_model
 
     project = load_project(config)
-    with Tracker(background=BACKGROUND_TRACKING) as tracker:
-        # The worker imports MLflow, opens the store and creates the run while the data stage runs.
-        run = tracker.submit(tracking.start_run, project)
-        if tracker.background:
-            tracker.submit(tracking.warm_up)
-        try:
-            run_data(project)
-            run_train(project, tracker, run)
-            report = run_evaluate(project, tracker)
-            held_out = {"model": report["model"], "baseline": report["baseline"]}
-            run_promote(project, tracker, held_out)
-        except Exception:
-            # Mark the run FAILED (unless creating it is what failed): the stage's error is reported.
-            tracker.settle()
-            with suppress(Exception):
-                tracker.call(tracking.end_run, project, tracker.result(run), "FAILED")
-            raise
-
-
-def run_data(project: Project) -> None:
-    from .data.prepare import prepare_data
-
-    with step("data"):
-        summary = prepare_data(project)
-    console.print(
-        f"  {summary.rows_raw} rows → {summary.rows_train} train / {summary.rows_test} test, "
-        f"{summary.features} features, {summary.duplicates} duplicates dropped, "
-        f"{summary.rows_quarantined} rows quarantined"
-    )
-    if summary.rows_quarantined:
-        console.print(f"  quarantined rows and reasons: {project.quarantine_dir / 'quarantine.csv'}")
-    if summary.duplicates > 0.1 * summary.rows_raw:
-        console.print(
-            f"  [yellow]note[/yellow]: {summary.duplicates} exact duplicate rows "
-            f"({100 * summary.duplicates / summary.rows_raw:.0f} percent of the data) were kept once each, so that no "
-            "row sits in both the training and the test split; coarse columns often repeat like this"
-        )
-    for column, reason in summary.ignored.items():
-        console.print(f"  [yellow]note[/yellow]: column '{column}' {reason}")
-
-
-def run_train(project: Project, tracker: Tracker | None = None, run: Future[str] | None = None) -> None:
-    from .training.train import train_model
-
-    with step(f"train ({project.config.model.family})"):
-        result, metadata = train_model(project, tracker, run)
-    table = Table(title=f"Cross-validation, {result.folds} folds (mean ± std)")
-    table.add_column("metric")
-    table.add_column("baseline", justify="right")
-    table.add_column("model", justify="right")
-    for metric, stats in result.cv["model"].items():
-        base = result.cv["baseline"][metric]
-        table.add_row(
-            metric, f"{base['mean']:.4f} ± {base['std']:.4f}", f"{stats['mean']:.4f} ± {stats['std']:.4f}"
-        )
-    console.print(table)
-    if result.folds < project.config.cv.folds:
-        limit = "the rarest class has" if project.config.data.task == "classification" else "there are"
-        console.print(
-            f"  [yellow]note[/yellow]: {result.folds} cross-validation folds, not cv.folds = "
-            f"{project.config.cv.folds}: {limit} too few training rows for more"
-        )
-    console.print(
-        f"  model {metadata['version']} → {project.candidate_dir}, MLflow run {metadata['mlflow_run_id']}"
-    )
-
-
-def run_evaluate(project: Project, tracker: Tracker | None = None) -> dict[str, Any]:
-    from .evaluation.evaluate import evaluate_model
-    from .metrics import baseline_metrics, baseline_shortfalls
-
     with step("evaluate"):
-        report = evaluate_model(project, tracker)
-    table = Table(title=f"Held-out metrics ({report['n_test']} rows)")
-    table.add_column("metric")
-    table.add_column("baseline", justify="right")
-    table.add_column("model", justify="right")
-    for metric, value in report["model"].items():
-        marker = " ←" if metric == report["primary_metric"] else ""
-        table.add_row(metric + marker, f"{report['baseline'][metric]:.4f}", f"{value:.4f}")
-    console.print(table)
-    primary = report["primary_metric"]
-    missed = baseline_shortfalls(report["task"], primary, report["model"], report["baseline"])
-    if report["beats_baseline"]:
-        verdict = f"beats the dummy baseline on {', '.join(baseline_metrics(report['task'], primary))}"
-    else:
-        verdict = f"[red]does not beat the dummy baseline[/red] on {missed or primary}"
-    console.print(f"  the model {verdict}; reports in {project.reports_dir}", highlight=False)
-    flagged = [s for s in report["slices"] if s["flagged"]]
-    for entry in flagged[:MAX_FLAGGED_SHOWN]:
-        console.print(
-            f"  [yellow]slice flagged[/yellow]: {entry['column']}={entry['value']} {primary} "
-            f"{entry['primary']:.4f}, {entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} rows)"
-        )
-    if len(flagged) > MAX_FLAGGED_SHOWN:
-        console.print(f"  … and {len(flagged) - MAX_FLAGGED_SHOWN} more flagged slices in the model card")
-    console.print(f"  model card: {project.reports_dir / 'model_card.md'}")
-    if not project.config.model_card.describes(project.config.data.source):
-        console.print(
-            f"  [yellow]note[/yellow]: model_card in {project.config_path.name} was written for data.source "
-            f"{project.config.model_card.written_for} — describe this data there, and set "
-            f"model_card.written_for: {project.config.data.source}"
-        )
-    return report
+        report = evaluate_model(project)
+    title = f"Held-out metrics ({report['n_test']} rows)"
+    print_comparison(title, report["baseline"], report["model"], marked=report["primary_metric"])
+    print_lines(describe_report(project, report))
 
 
 @app.command()
 def promote(config: ConfigOption = None) -> None:
     """Register the candidate as `challenger`; make it `champion` (and copy it to models/) if it wins."""
-    run_promote(load_project(config))
+    from .evaluation.promotion import promote_model
+
+    with step("promote"):
+        decision = promote_model(load_project(config))
+    print_lines(decision.describe())
+
+
+@app.command()
+def pipeline(config: ConfigOption = None) -> None:
+    """Run data → train → evaluate → promote, one stage after the other."""
+    for stage in (data, train, evaluate, promote):
+        stage(config)
 
 
 @app.command()
 def tune(
     config: ConfigOption = None,
-    trials: Annotated[
-        int | None, typer.Option(help="Number of trials (default: tuning.trials).", min=1)
-    ] = None,
+    trials: Annotated[int | None, typer.Option(help="Trials (default: tuning.trials).", min=1)] = None,
 ) -> None:
     """Search model.family's hyperparameters with Optuna (cross-validation on the training rows)."""
-    import yaml
-
     from .training.tune import tune_model
 
     project = load_project(config)
     with step(f"tune ({project.config.model.family})"):
         result = tune_model(project, trials)
-    console.print(
-        f"  best cross-validated {result.metric}: {result.best_value:.4f} after {result.trials} trials"
-    )
-    console.print(f"  all trials: {result.report}, MLflow run {result.run_id} (one nested run per trial)")
-    adopt = yaml.safe_dump({"model": {"family": project.config.model.family, "params": result.best_params}})
-    console.print(
-        f"  to adopt, set in {project.config_path.name} and run `make pipeline`:\n{adopt}", highlight=False
-    )
+    print_lines(result.describe(project))
 
 
 @app.command()
 def reproduce(
     config: ConfigOption = None,
-    manifest: Annotated[
-        Path | None,
-        typer.Option(help="manifest.json to reproduce (default: the champion's, models/manifest.json)."),
-    ] = None,
+    manifest: Annotated[Path | None, typer.Option(help="Default: models/manifest.json.")] = None,
 ) -> None:
     """Re-run the recorded run in a temporary folder; fail unless metrics and predictions are identical."""
-    from .training.manifest import reproduce as reproduce_run
+    from .evaluation.reproduce import reproduce as reproduce_run
 
-    project = load_project(config)
     with step("reproduce"):
-        checks, notes = reproduce_run(project, manifest)
-    for check in checks:
-        console.print(f"  [green]✓[/green] {check}")
-    for note in notes:
-        console.print(f"  note: {note}", soft_wrap=True)
-
-
-def run_promote(
-    project: Project, tracker: Tracker | None = None, held_out: dict[str, dict[str, float]] | None = None
-) -> None:
-    from .evaluation.promotion import promote_model
-
-    with step("promote"):
-        decision = promote_model(project, tracker, held_out)
-    console.print(f"  registered {decision.name} v{decision.version} as challenger")
-    for comparison in decision.comparisons:
-        console.print(
-            f"  {comparison.describe(decision.metric, decision.greater)}", highlight=False, soft_wrap=True
-        )
-    for note in decision.notes:
-        console.print(f"  note: {note}", soft_wrap=True)
-    if decision.promoted:
-        console.print(f"  [green]v{decision.version} is the champion[/green]; models/ serves it")
-    else:
-        served = "the champion in models/ is unchanged" if decision.champion else "nothing is served yet"
-        console.print(f"  v{decision.version} stays challenger; {served}")
+        checks, notes = reproduce_run(load_project(config), manifest)
+    print_lines([f"[green]✓[/green] {check}" for check in checks] + [f"note: {text}" for text in notes])
 
 
 @app.command()
@@ -260,14 +156,11 @@ def serve(
     config: ConfigOption = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port in config.yaml).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: serving.workers).")] = None,
-    host: Annotated[
-        str | None, typer.Option(help="Interface (default 127.0.0.1: this machine only).")
-    ] = None,
+    host: Annotated[str | None, typer.Option(help="Default 127.0.0.1: this machine only.")] = None,
 ) -> None:
     """Serve the exported model over HTTP (FastAPI + uvicorn); the API docs are at /docs."""
     from .serving.server import run_server
 
-    gc.set_threshold(*DEFAULT_GC_THRESHOLDS)  # a long-running server collects as usual
     run_server(load_project(config), host=host, port=port, workers=workers)
 
 
@@ -300,16 +193,11 @@ def predict(
 @app.command()
 def monitor(
     config: ConfigOption = None,
-    rows: Annotated[
-        int | None,
-        typer.Option(help="The last N logged predictions (default: monitoring.window_rows).", min=1),
-    ] = None,
-    hours: Annotated[
-        float | None, typer.Option(help="The predictions of the last H hours instead.", min=0.01)
-    ] = None,
+    rows: Annotated[int | None, typer.Option(help="Last N predictions (default: window_rows)", min=1)] = None,
+    hours: Annotated[float | None, typer.Option(help="The last H hours instead.", min=0.01)] = None,
 ) -> None:
     """Compare logged predictions with the training data; exit 1 on drift, 2 with too few rows."""
-    from .monitoring.drift import NotEnoughRows, monitor_predictions
+    from .monitoring.monitor import NotEnoughRows, monitor_predictions
 
     project = load_project(config)
     try:
@@ -329,16 +217,14 @@ def simulate(
     config: ConfigOption = None,
     port: Annotated[int | None, typer.Option(help="The API's port (default: serving.port).")] = None,
     url: Annotated[str | None, typer.Option(help="The API's base URL (overrides --port).")] = None,
-    rows: Annotated[
-        int | None, typer.Option(help="Requests to send (default: monitoring.window_rows).", min=1)
-    ] = None,
+    rows: Annotated[int | None, typer.Option(help="Requests (default: window_rows).", min=1)] = None,
     drift: Annotated[bool, typer.Option("--drift", help="Send deliberately shifted rows.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the sample (and of the shift).")] = 0,
 ) -> None:
     """Send held-out rows (or, with --drift, shifted ones) to a running API, one request each."""
     from . import model_files
-    from .serving.runtime import load_contract
     from .monitoring.simulate import sample_records, send_records
+    from .serving.runtime import load_contract
 
     project = load_project(config)
     serving = project.config.serving
@@ -373,14 +259,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point (also `python -m`)."""
-    # Importing pandas, scikit-learn and MLflow creates about a million long-lived objects, and with
-    # the default thresholds the collector rescans them over and over: ~1 s of CPU in `pipeline`.
-    # One-shot commands collect rarely; `serve` restores the defaults.
-    gc.set_threshold(50_000, 50, 50)
-    global BACKGROUND_TRACKING
-    BACKGROUND_TRACKING = True
-    code = main()
-    # The final garbage collection walks the million objects pandas, scikit-learn and MLflow
-    # created and frees nothing the OS would not: about 2 s of every command. Skip it.
-    gc.freeze()
-    sys.exit(code)
+    sys.exit(main())

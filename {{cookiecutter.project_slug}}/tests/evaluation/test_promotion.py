@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,24 @@ def test_challenger_that_loses_to_the_champion_stays_challenger(
     challenger = read_metadata(challenged_project.candidate_dir)
     assert served["mlflow_run_id"] != challenger["mlflow_run_id"], "v1 keeps serving"
     load_skops(challenged_project.models_dir)
+
+
+def test_models_dir_keeps_the_champions_own_metrics_after_a_losing_candidate(
+    challenged_project: Project,
+) -> None:
+    served = read_metadata(challenged_project.models_dir)["held_out_metrics"]
+    challenger = read_metadata(challenged_project.candidate_dir)["held_out_metrics"]
+    champion_report = json.loads((challenged_project.reports_dir / "metrics.json").read_text())
+    assert challenger["model"] != served["model"], "the challenger is a different model"
+    assert served["model"] == champion_report["model"], "v1's own evaluation, not the loser's"
+    assert served["baseline"] == champion_report["baseline"]
+    assert {"primary_metric", "n_test", "beats_baseline"} <= set(served)
+
+
+def test_a_winner_carries_its_held_out_metrics_into_models(trained_project: Project) -> None:
+    served = read_metadata(trained_project.models_dir)["held_out_metrics"]
+    report = json.loads((trained_project.reports_dir / "metrics.json").read_text())
+    assert {key: report[key] for key in served} == served
 
 
 def test_challenger_that_loses_to_the_baseline_is_not_promoted(

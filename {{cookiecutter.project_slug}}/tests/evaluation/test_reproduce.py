@@ -10,7 +10,8 @@ import pytest
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.model_files import read_metadata
-from {{ cookiecutter.module_name }}.training.manifest import ReproduceError, config_digest, reproduce
+from {{ cookiecutter.module_name }}.evaluation.reproduce import ReproduceError, reproduce
+from {{ cookiecutter.module_name }}.training.manifest import config_digest
 
 
 def test_manifest_records_code_data_config_seed_and_versions(trained_project: Project) -> None:

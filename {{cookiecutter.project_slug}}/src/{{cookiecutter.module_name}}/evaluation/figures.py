@@ -1,8 +1,7 @@
-"""Figures of the held-out evaluation, written as PNG to reports/figures/.
+"""Draw the held-out evaluation's figures as PNG files in reports/figures/.
 
-Two steps: figure_data() computes every number a figure shows (the confusion matrix, the curves),
-where the model is; draw_figures() only draws them, with numpy and matplotlib. `pipeline` draws in
-its tracking worker, which never loads scikit-learn, while the main process writes the reports.
+Two steps, each testable alone: figure_data() computes every number a figure shows (the confusion
+matrix, the curves) from the model's predictions; draw_figures() only draws them with matplotlib.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ class Curve:
 
 @dataclass
 class FigureData:
-    """Everything the figures show, as plain arrays (cheap to hand to another process)."""
+    """Everything the figures show, as plain arrays."""
 
     task: str
     target: str

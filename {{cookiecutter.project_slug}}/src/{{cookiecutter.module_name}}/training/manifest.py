@@ -1,8 +1,7 @@
-"""The run manifest, and a proof that a run can be repeated: same data, metrics and predictions.
+"""Record what a run depends on in manifest.json: code, data, lock file, config, seed, versions.
 
-train writes manifest.json beside the model (and logs it to MLflow); evaluate adds the held-out
-metrics and a digest of the test predictions. `reproduce` re-runs data → train → evaluate from the
-recorded config in a temporary folder and fails unless everything recorded comes out identical.
+train writes it beside the model (and logs it to MLflow); evaluate adds the held-out metrics and a
+digest of the test predictions. evaluation/reproduce.py re-runs it and compares.
 """
 
 from __future__ import annotations
@@ -10,23 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from ..config import Project, load_project
+from ..config import Project
 from ..errors import UserError
+from .tracking import git_state, package_versions
 
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = "uv.lock"
-# Compared byte for byte when a reproduced model is exported. model.skops is not: skops names the
-# arrays in its zip after memory addresses and stamps the time, so its predictions stand in for it.
-BYTE_STABLE_FILES = ("model.onnx",)
 MANIFEST_PACKAGES = (
     "scikit-learn",
     "numpy",
@@ -40,11 +35,8 @@ MANIFEST_PACKAGES = (
 )
 
 
-class ReproduceError(UserError):
-    """A re-run did not give the recorded results."""
-
-
 def sha256_text(text: str) -> str:
+    """Return the hex SHA-256 of a string's UTF-8 bytes."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -55,8 +47,6 @@ def config_digest(config: dict[str, Any]) -> str:
 
 def build_manifest(project: Project, data_digest: str, files: dict[str, str]) -> dict[str, Any]:
     """Record everything a run depends on: code, data, lock file, config, seed, versions."""
-    from .tracking import git_state, package_versions
-
     config = project.config.model_dump(mode="json")
     lock = project.root / LOCK_FILE
     git = git_state(project.root)
@@ -77,16 +67,15 @@ def build_manifest(project: Project, data_digest: str, files: dict[str, str]) ->
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
+    """Write manifest.json into directory and return its path."""
     path = directory / MANIFEST_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed into place: the MLflow worker may be reading the previous version.
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return path
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
+    """Read a manifest, or say which command writes it."""
     if not path.is_file():
         raise UserError(f'No manifest at {path} — run "make pipeline" first (or pass --manifest).')
     return json.loads(path.read_text(encoding="utf-8"))
@@ -105,126 +94,3 @@ def record_evaluation(directory: Path, held_out: dict[str, dict[str, float]], pr
     manifest = read_manifest(directory / MANIFEST_FILE)
     manifest["evaluation"] = {"metrics": held_out, "predictions_digest": predictions}
     return write_manifest(directory, manifest)
-
-
-def make_workspace(project: Project, manifest: dict[str, Any], root: Path) -> Project:
-    """Write the recorded config into an empty folder; a relative CSV path still points at the project."""
-    config = json.loads(json.dumps(manifest["config"]))
-    data = config["data"]
-    if data["source"] == "csv" and not data["path"].startswith(("http://", "https://")):
-        data["path"] = str(project.path(data["path"]))
-    config["tracking"]["uri"] = "sqlite:///mlflow.db"
-    # Relative paths inside the temporary folder: a re-run must never write over the real outputs.
-    config["paths"] = {"data_dir": "data", "models_dir": "models", "reports_dir": "reports"}
-    path = root / "configs" / "config.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return load_project(path)
-
-
-def rerun(workspace: Project) -> dict[str, Any]:
-    """Run data → train → evaluate in the workspace without tracking; return what the manifest records."""
-    from ..data.prepare import digest, load_processed, prepare_data
-    from .train import export, fit_models, score
-
-    prepare_data(workspace)
-    train, test, contract = load_processed(workspace)
-    result = fit_models(workspace, train, contract)
-    data_digest = digest(pd.concat([train, test]))
-    metadata = export(workspace, result, contract, data_digest, run_id=None)
-    X, y = test[contract.feature_names], test[contract.target]
-    metrics = {
-        "baseline": score(result.baseline, X, y, contract),
-        "model": score(result.model, X, y, contract),
-    }
-    return {
-        "data_digest": data_digest,
-        "files": metadata["files"],
-        "metrics": metrics,
-        "predictions_digest": predictions_digest(result.model, X, contract.task),
-    }
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True  # NaN in both
-    return a == b
-
-
-def compare(manifest: dict[str, Any], rerun_result: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Return (differences, checks that passed) between the recorded run and the re-run."""
-    differences, passed = [], []
-
-    def check(same: bool, ok: str, problem: str) -> None:
-        if same:
-            passed.append(ok)
-        else:
-            differences.append(problem)
-
-    check(
-        config_digest(manifest["config"]) == manifest["config_digest"],
-        "config matches its digest",
-        "the recorded config does not match its digest: the manifest was edited",
-    )
-    recorded, again = manifest["data_digest"], rerun_result["data_digest"]
-    check(
-        recorded == again,
-        "data digest identical",
-        f"data digest {recorded[:12]} → {again[:12]}: the data or its split changed",
-    )
-    evaluation = manifest["evaluation"]
-    changed = [
-        f"{who} {name}: recorded {value!r}, re-run {rerun_result['metrics'][who].get(name)!r}"
-        for who, metrics in evaluation["metrics"].items()
-        for name, value in metrics.items()
-        if not _same(value, rerun_result["metrics"][who].get(name))
-    ]
-    check(not changed, "held-out metrics identical", "; ".join(changed))
-    check(
-        evaluation["predictions_digest"] == rerun_result["predictions_digest"],
-        "test predictions identical",
-        "test predictions differ",
-    )
-    for name in BYTE_STABLE_FILES:
-        recorded_file, new_file = manifest["files"].get(name), rerun_result["files"].get(name)
-        if recorded_file and new_file:
-            check(recorded_file == new_file, f"{name} byte-identical", f"{name} digest differs")
-    return differences, passed
-
-
-def likely_causes(project: Project, manifest: dict[str, Any]) -> list[str]:
-    """What differs from the recorded run besides config and data: package versions and the code."""
-    from .tracking import git_state, package_versions
-
-    now = {**package_versions(MANIFEST_PACKAGES), "python": platform.python_version()}
-    then = {**manifest.get("packages", {}), "python": manifest.get("python")}
-    causes = [
-        f"{name} {then.get(name)} → {now.get(name)}"
-        for name in sorted(set(now) | set(then))
-        if then.get(name) != now.get(name)
-    ]
-    code = git_state(project.root).get("git_sha")
-    if manifest.get("git_sha") and code != manifest["git_sha"]:
-        causes.append(f"code at {str(code)[:12]}, recorded at {manifest['git_sha'][:12]}")
-    return causes
-
-
-def reproduce(project: Project, manifest_path: Path | None = None) -> tuple[list[str], list[str]]:
-    """Re-run the recorded run in a temporary folder; return (checks passed, notes) or raise ReproduceError."""
-    path = manifest_path or project.models_dir / MANIFEST_FILE
-    manifest = read_manifest(path)
-    if "evaluation" not in manifest:
-        raise UserError(f'{path} has no held-out results — run "make evaluate" first.')
-    with tempfile.TemporaryDirectory(prefix="reproduce-") as tmp:
-        result = rerun(make_workspace(project, manifest, Path(tmp)))
-    differences, passed = compare(manifest, result)
-    causes = likely_causes(project, manifest)
-    if differences:
-        hint = f" — changed since the run: {', '.join(causes)}" if causes else ""
-        raise ReproduceError(f"NOT reproduced ({path}): " + "; ".join(differences) + hint)
-    notes = [
-        f"{name}: compared through its held-out results, not byte for byte (skops embeds memory addresses, times)"
-        for name in manifest["files"]
-        if name not in BYTE_STABLE_FILES
-    ]
-    return passed, [*notes, *(f"changed since the run, without effect: {cause}" for cause in causes)]

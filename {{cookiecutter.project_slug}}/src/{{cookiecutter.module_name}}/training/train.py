@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import math
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -15,7 +14,6 @@ from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import InvalidParameterError
 
 from .. import model_files
 from ..config import Project
@@ -23,10 +21,9 @@ from ..contract import Contract
 from ..data.prepare import digest, load_processed
 from ..errors import ConfigError, DataError
 from ..metrics import compute_metrics
-from . import onnx_export
+from . import onnx_export, tracking
 from .features import build_preprocessor
 from .manifest import build_manifest, write_manifest
-from .tracking_worker import Tracker
 
 # (task, family) → (module, class, defaults). Families are task-neutral names in config.yaml.
 ESTIMATORS = {
@@ -50,6 +47,19 @@ class TrainResult:
     cv: dict[str, dict[str, dict[str, float]]]
     folds: int
     estimator_name: str
+
+
+def describe_training(project: Project, result: TrainResult, metadata: dict[str, Any]) -> list[str]:
+    """What the CLI prints after the CV table: fewer folds than configured, and where the model went."""
+    lines = []
+    if result.folds < project.config.cv.folds:
+        limit = "the rarest class has" if project.config.data.task == "classification" else "there are"
+        lines.append(
+            f"[yellow]note[/yellow]: {result.folds} cross-validation folds, not cv.folds = "
+            f"{project.config.cv.folds}: {limit} too few training rows for more"
+        )
+    run = metadata["mlflow_run_id"]
+    return [*lines, f"model {metadata['version']} → {project.candidate_dir}, MLflow run {run}"]
 
 
 def build_estimator(task: str, family: str, params: dict[str, Any], seed: int) -> Any:
@@ -114,7 +124,11 @@ def fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> Pipeline:
     """Fit, turning an invalid hyperparameter value into a config error."""
     try:
         return pipeline.fit(X, y)
-    except InvalidParameterError as exc:
+    except (ValueError, TypeError) as exc:
+        # scikit-learn checks hyperparameters when fitting, with messages like "The 'C' parameter
+        # of LogisticRegression must be ...": those come from config.yaml, other errors do not.
+        if " parameter of " not in str(exc):
+            raise
         raise ConfigError(f"model.params: {exc} — fix the value in config.yaml.") from None
 
 
@@ -174,30 +188,15 @@ def export(
     return metadata
 
 
-def train_model(
-    project: Project, tracker: Tracker | None = None, run: Future[str] | None = None
-) -> tuple[TrainResult, dict[str, Any]]:
-    """Run the train stage: fit, cross-validate, log one MLflow run and export the model.
-
-    With a background tracker the MLflow logging runs in its worker while this process goes on;
-    `run` is the MLflow run the pipeline created at its start (else one is created here).
-    """
-    from . import tracking
-
-    tracker = tracker or Tracker(background=False)
+def train_model(project: Project) -> tuple[TrainResult, dict[str, Any]]:
+    """Run the train stage: fit and cross-validate, export models/candidate/, log one MLflow run."""
     train, test, contract = load_processed(project)
-    result = fit_models(project, train, contract)
     data_digest = digest(pd.concat([train, test]))
-    run_id = tracker.result(run) if run else tracker.call(tracking.start_run, project)
-    metadata = export(project, result, contract, data_digest, run_id)
-    example = train[contract.feature_names].head(20)
-    exported = tracking.ExportedModel(
-        project.candidate_dir / "model.skops",
-        metadata["files"]["model.skops"],
-        example,
-        result.model.predict(example),
-    )
-    tracker.submit(tracking.log_training, project, run_id, result.cv, train, contract, data_digest, exported)
-    manifest = build_manifest(project, data_digest, metadata["files"])
-    tracker.submit(tracking.log_files, project, run_id, [write_manifest(project.candidate_dir, manifest)])
+    with tracking.mlflow_run(project) as run_id:
+        result = fit_models(project, train, contract)
+        metadata = export(project, result, contract, data_digest, run_id)
+        tracking.log_training(project, result.cv, train, contract, data_digest)
+        tracking.log_model(result.model, train[contract.feature_names].head(20))
+        manifest = build_manifest(project, data_digest, metadata["files"])
+        tracking.log_files([write_manifest(project.candidate_dir, manifest)])
     return result, metadata

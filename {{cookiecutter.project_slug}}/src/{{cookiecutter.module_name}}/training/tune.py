@@ -28,6 +28,17 @@ class TuningResult:
     run_id: str
     report: Path
 
+    def describe(self, project: Project) -> list[str]:
+        """The result as the CLI prints it, ending with the config lines that adopt it."""
+        import yaml
+
+        adopt = yaml.safe_dump({"model": {"family": project.config.model.family, "params": self.best_params}})
+        return [
+            f"best cross-validated {self.metric}: {self.best_value:.4f} after {self.trials} trials",
+            f"all trials: {self.report}, MLflow run {self.run_id} (one nested run per trial)",
+            f"to adopt, set in {project.config_path.name} and run `make pipeline`:\n{adopt}",
+        ]
+
 
 def suggest(trial: Any, name: str, space: ParamRange) -> Any:
     """Draw one value: a choice, an integer when both bounds are integers, else a float."""
