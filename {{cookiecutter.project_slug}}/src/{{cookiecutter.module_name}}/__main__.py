@@ -1,6 +1,8 @@
 """Allow `python -m {{ cookiecutter.module_name }}`."""
 
-from .cli import run
+import sys
+
+from .cli import main
 
 if __name__ == "__main__":
-    run()
+    sys.exit(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
-from .config import Project, load_project
+from .config import load_project
 from .errors import UserError
 
 app = typer.Typer(
@@ -23,7 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-NOTE = "[yellow]note[/yellow]:"
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Default: configs/config.yaml, found from here.")
 ]
@@ -43,17 +41,17 @@ def print_lines(lines: list[str]) -> None:
         console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
-def print_comparison(title: str, baseline: dict, model: dict, marked: str = "") -> None:
-    """Print metric | baseline | model; a cell is a value, or a mean and std from cross-validation."""
+def print_comparison(title: str, scores: dict[str, dict[str, Any]], marked: str = "") -> None:
+    """Print metric | baseline | model; a score is a value, or a mean and std from cross-validation."""
 
     def cell(value: Any) -> str:
         return f"{value['mean']:.4f} ± {value['std']:.4f}" if isinstance(value, dict) else f"{value:.4f}"
 
-    table = Table(title=title)
-    for column in ("metric", "baseline", "model"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for metric, value in model.items():
-        table.add_row(metric + (" ←" if metric == marked else ""), cell(baseline[metric]), cell(value))
+    numbers = [Column(name, justify="right") for name in ("baseline", "model")]
+    table = Table("metric", *numbers, title=title)
+    for metric, value in scores["model"].items():
+        name = metric + (" ←" if metric == marked else "")
+        table.add_row(name, cell(scores["baseline"][metric]), cell(value))
     console.print(table)
 
 
@@ -65,20 +63,16 @@ def data(config: ConfigOption = None) -> None:
     project = load_project(config)
     with step("data"):
         summary = prepare_data(project)
-    lines = [
-        f"{summary.rows_raw} rows → {summary.rows_train} train / {summary.rows_test} test, "
-        f"{summary.features} features, {summary.duplicates} duplicates dropped, "
-        f"{summary.rows_quarantined} rows quarantined"
-    ]
+    counts = f"{summary.rows_raw} rows → {summary.rows_train} train / {summary.rows_test} test, {summary.features} features, {summary.duplicates} duplicates dropped, {summary.rows_quarantined} rows quarantined"
+    lines = [counts]
     if summary.rows_quarantined:
         lines.append(f"quarantined rows and reasons: {project.quarantine_dir / 'quarantine.csv'}")
     if summary.duplicates > 0.1 * summary.rows_raw:
-        lines.append(
-            f"{NOTE} {summary.duplicates} exact duplicate rows ({100 * summary.duplicates / summary.rows_raw:.0f} "
-            "percent of the data) were kept once each, so that no row sits in both the training and the "
-            "test split; coarse columns often repeat like this"
-        )
-    print_lines(lines + [f"{NOTE} column '{column}' {reason}" for column, reason in summary.ignored.items()])
+        share = 100 * summary.duplicates / summary.rows_raw
+        duplicates = f"[yellow]note[/yellow]: {summary.duplicates} exact duplicate rows ({share:.0f} percent of the data) were kept once each, so that no row sits in both the training and the test split; coarse columns often repeat like this"
+        lines.append(duplicates)
+    lines += [f"[yellow]note[/yellow]: column '{name}' {reason}" for name, reason in summary.ignored.items()]
+    print_lines(lines)
 
 
 @app.command()
@@ -89,8 +83,7 @@ def train(config: ConfigOption = None) -> None:
     project = load_project(config)
     with step(f"train ({project.config.model.family})"):
         result, metadata = train_model(project)
-    title = f"Cross-validation, {result.folds} folds (mean ± std)"
-    print_comparison(title, result.cv["baseline"], result.cv["model"])
+    print_comparison(f"Cross-validation, {result.folds} folds (mean ± std)", result.cv)
     print_lines(describe_training(project, result, metadata))
 
 
@@ -102,8 +95,7 @@ def evaluate(config: ConfigOption = None) -> None:
     project = load_project(config)
     with step("evaluate"):
         report = evaluate_model(project)
-    title = f"Held-out metrics ({report['n_test']} rows)"
-    print_comparison(title, report["baseline"], report["model"], marked=report["primary_metric"])
+    print_comparison(f"Held-out metrics ({report['n_test']} rows)", report, marked=report["primary_metric"])
     print_lines(describe_report(project, report))
 
 
@@ -174,20 +166,19 @@ def predict(
     config: ConfigOption = None,
 ) -> None:
     """Score a CSV or Parquet file with the exported model; write it with prediction columns."""
+    from functools import partial
+
     from rich.progress import track
 
     from .serving.predict_file import predict_file
 
     project = load_project(config)
-    written, unscored = predict_file(
-        project, input_path, output, lambda chunks: track(chunks, console=console)
-    )
-    console.print(f"  predictions → {written}")
+    written, unscored = predict_file(project, input_path, output, partial(track, console=console))
+    lines = [f"predictions → {written}"]
     if unscored:
-        console.print(
-            f"  [yellow]{unscored} rows not scored[/yellow]: a value the model cannot read — "
-            f"their `error` column in {written.name} says which"
-        )
+        skipped = f"[yellow]{unscored} rows not scored[/yellow]: a value the model cannot read — their `error` column in {written.name} says which"
+        lines.append(skipped)
+    print_lines(lines)
 
 
 @app.command()
@@ -227,12 +218,10 @@ def simulate(
     from .serving.runtime import load_contract
 
     project = load_project(config)
-    serving = project.config.serving
+    serving, count = project.config.serving, rows or project.config.monitoring.window_rows
     base = url or f"http://{serving.host}:{port or serving.port}"
     contract = load_contract(model_files.read_metadata(project.models_dir))
-    records = sample_records(
-        project, contract, rows or project.config.monitoring.window_rows, drift=drift, seed=seed
-    )
+    records = sample_records(project, contract, count, drift=drift, seed=seed)
     with step(f"simulate ({'drifted' if drift else 'held-out'} traffic → {base})"):
         statuses = send_records(base, records)
     answered = ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items()))
@@ -255,8 +244,3 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return getattr(exc, "exit_code", 2)
     return code if isinstance(code, int) else 0  # a command's typer.Exit(code), e.g. monitor's 1 or 2
-
-
-def run() -> None:
-    """Console-script entry point (also `python -m`)."""
-    sys.exit(main())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.contract import Contract
-from {{ cookiecutter.module_name }}.evaluation.model_card import README_END, README_START, refresh_readme, render_card
+from {{ cookiecutter.module_name }}.evaluation import model_card
 from {{ cookiecutter.module_name }}.evaluation.risks import describe_drift, limitations
 
 from ..conftest import write_config
@@ -117,7 +117,7 @@ def test_texts_written_for_other_data_are_not_shown_as_this_models(
     assert not project.config.model_card.describes("csv")
     contract = Contract.load(trained_project.processed_dir / "schema.json")
     metadata = json.loads((trained_project.candidate_dir / "model.json").read_text())
-    card = render_card(project, read_report(trained_project), contract, metadata, {})
+    card = model_card.render_card(project, read_report(trained_project), contract, metadata, {})
     assert (
         "Not described for this data yet.** The text in `model_card` (configs/config.yaml) was "
         f"written for data.source {written_for}" in card
@@ -142,17 +142,17 @@ def test_drift_report_is_summarised_with_its_verdict() -> None:
 def test_readme_results_are_replaced_between_the_markers_only(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(
-        f"# Title\n\nintro\n\n{README_START}\nold table\n{README_END}\n\nmore\n", encoding="utf-8"
+        f"# Title\n\nintro\n\n{model_card.README_START}\nold table\n{model_card.README_END}\n\nmore\n", encoding="utf-8"
     )
-    assert refresh_readme(readme, "| new | table |") is True
+    assert model_card.refresh_readme(readme, "| new | table |") is True
     text = readme.read_text(encoding="utf-8")
-    assert f"{README_START}\n| new | table |\n{README_END}" in text
+    assert f"{model_card.README_START}\n| new | table |\n{model_card.README_END}" in text
     assert text.startswith("# Title\n\nintro\n") and text.endswith("\n\nmore\n") and "old table" not in text
 
 
 def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n", encoding="utf-8")
-    assert refresh_readme(readme, "| table |") is False
+    assert model_card.refresh_readme(readme, "| table |") is False
     assert readme.read_text(encoding="utf-8") == "# Title\n"
-    assert refresh_readme(tmp_path / "missing.md", "| table |") is False
+    assert model_card.refresh_readme(tmp_path / "missing.md", "| table |") is False
