@@ -91,7 +91,7 @@ def fill_log(project: Any, rows: int) -> float:
 
 
 def main() -> int:
-    from {{ cookiecutter.module_name }}.config import load_project
+    from {{ cookiecutter.module_name }}.project import load_project
 
     parser = load_options(__doc__.splitlines()[0], rounds=5)
     parser.add_argument(

@@ -334,7 +334,7 @@ def server_env() -> dict[str, str]:
 
 
 def main() -> int:
-    from {{ cookiecutter.module_name }}.config import load_project
+    from {{ cookiecutter.module_name }}.project import load_project
 
     parser = load_options(__doc__.splitlines()[0], rounds=3)
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")

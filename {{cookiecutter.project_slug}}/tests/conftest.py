@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project, load_project
+from {{ cookiecutter.module_name }}.project import Project, load_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "config.yaml"

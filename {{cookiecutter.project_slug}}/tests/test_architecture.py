@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "{{ cookiecutter.module_
 STAGES = ["data", "training", "evaluation", "serving", "monitoring"]
 # What each part may import from the package (beyond itself). The ground modules sit below every
 # stage; cli.py, at the top, wires the stages together.
-GROUND = {"config", "errors", "contract", "model_files", "metrics"}
+GROUND = {"config", "project", "errors", "contract", "model_files", "metrics"}
 ALLOWED = {
     "ground": GROUND,
     "data": GROUND,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.config import load_project
 from {{ cookiecutter.module_name }}.errors import ConfigError
+from {{ cookiecutter.module_name }}.project import load_project
 
 from .conftest import write_config
 

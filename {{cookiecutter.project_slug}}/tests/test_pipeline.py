@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.metrics import beats
 from {{ cookiecutter.module_name }}.model_files import TRUSTED_TYPES, load_skops, read_metadata
+from {{ cookiecutter.module_name }}.project import Project
 
 
 def test_pipeline_writes_every_artifact(trained_project: Project) -> None:

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from .config import load_project
 from .errors import UserError
+from .project import load_project
 
 app = typer.Typer(
     help="{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\"') }}: data → train → evaluate, tracked in MLflow.",

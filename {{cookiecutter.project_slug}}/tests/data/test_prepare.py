@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.contract import BOOLEAN, MISSING_CATEGORY, NUMERIC
 from {{ cookiecutter.module_name }}.data.clean import clean, normalise_columns
 from {{ cookiecutter.module_name }}.data.columns import (
@@ -21,6 +20,7 @@ from {{ cookiecutter.module_name }}.data.columns import (
 )
 from {{ cookiecutter.module_name }}.data.prepare import load_processed, prepare_data
 from {{ cookiecutter.module_name }}.data.validate import validate
+from {{ cookiecutter.module_name }}.project import Project, load_project
 
 from ..conftest import write_config
 

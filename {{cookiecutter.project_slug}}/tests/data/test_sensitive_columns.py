@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.model_files import load_skops
+from {{ cookiecutter.module_name }}.project import Project
 
 
 def test_sensitive_column_is_kept_beside_the_data_for_slices_only(challenged_project: Project) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.data.prepare import load_processed
 from {{ cookiecutter.module_name }}.evaluation import figures
 from {{ cookiecutter.module_name }}.model_files import load_skops
+from {{ cookiecutter.module_name }}.project import Project
 
 
 def test_figure_data_agrees_with_the_report(trained_project: Project) -> None:

@@ -6,10 +6,10 @@ import copy
 import json
 from pathlib import Path
 
-from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.evaluation import model_card
 from {{ cookiecutter.module_name }}.evaluation.risks import describe_drift, limitations
+from {{ cookiecutter.module_name }}.project import Project, load_project
 
 from ..conftest import write_config
 
@@ -142,7 +142,8 @@ def test_drift_report_is_summarised_with_its_verdict() -> None:
 def test_readme_results_are_replaced_between_the_markers_only(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(
-        f"# Title\n\nintro\n\n{model_card.README_START}\nold table\n{model_card.README_END}\n\nmore\n", encoding="utf-8"
+        f"# Title\n\nintro\n\n{model_card.README_START}\nold table\n{model_card.README_END}\n\nmore\n",
+        encoding="utf-8",
     )
     assert model_card.refresh_readme(readme, "| new | table |") is True
     text = readme.read_text(encoding="utf-8")

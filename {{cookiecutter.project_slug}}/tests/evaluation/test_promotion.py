@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.evaluation.promotion import compare
 from {{ cookiecutter.module_name }}.model_files import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.project import Project
 
 
 def aliases(project: Project) -> dict[str, str]:

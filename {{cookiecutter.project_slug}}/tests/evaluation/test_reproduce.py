@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.evaluation.reproduce import ReproduceError, reproduce
 from {{ cookiecutter.module_name }}.model_files import read_metadata
+from {{ cookiecutter.module_name }}.project import Project
 from {{ cookiecutter.module_name }}.training.manifest import config_digest
 
 

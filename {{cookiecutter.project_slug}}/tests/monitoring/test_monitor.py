@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.model_files import read_metadata
 from {{ cookiecutter.module_name }}.monitoring.simulate import sample_records
+from {{ cookiecutter.module_name }}.project import Project, load_project
 from {{ cookiecutter.module_name }}.serving.prediction_log import PredictionLog
 from {{ cookiecutter.module_name }}.serving.runtime import load_contract, load_predictor
 

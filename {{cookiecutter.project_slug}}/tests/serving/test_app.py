@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.contract import (
     BOOLEAN,
     CATEGORICAL,
@@ -26,6 +25,7 @@ from {{ cookiecutter.module_name }}.contract import (
     Contract,
 )
 from {{ cookiecutter.module_name }}.model_files import load_skops, read_metadata
+from {{ cookiecutter.module_name }}.project import Project, load_project
 from {{ cookiecutter.module_name }}.serving.app import create_app
 from {{ cookiecutter.module_name }}.serving.runtime import FLOAT32_MAX, Scores, SkopsPredictor
 from {{ cookiecutter.module_name }}.serving.schemas import input_limit
@@ -596,7 +596,7 @@ for name in ("mlflow", "pandera", "evidently", "MODULE.training", "MODULE.evalua
     sys.modules[name] = None  # importing any of them (or a module in them) now raises ImportError
 from fastapi.testclient import TestClient
 from MODULE.serving.app import create_app
-from MODULE.config import load_project
+from MODULE.project import load_project
 app = create_app(load_project(sys.argv[1]))
 with TestClient(app) as client:
     example = app.openapi()["components"]["schemas"]["Record"]["examples"][0]

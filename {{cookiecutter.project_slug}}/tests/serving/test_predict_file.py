@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.model_files import read_metadata
+from {{ cookiecutter.module_name }}.project import Project
 
 from ..conftest import PROJECT_ROOT, write_config
 from .test_app import to_json_record

@@ -22,10 +22,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.model_files import read_metadata
 from {{ cookiecutter.module_name }}.monitoring.simulate import to_record
+from {{ cookiecutter.module_name }}.project import Project
 from {{ cookiecutter.module_name }}.serving.app import create_app
 from {{ cookiecutter.module_name }}.serving.prediction_log import PredictionLog
 from {{ cookiecutter.module_name }}.serving.prediction_table import PredictionTable, printable_url

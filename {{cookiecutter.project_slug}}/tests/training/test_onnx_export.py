@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.config import Project
 from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.model_files import load_skops, read_metadata, sha256_file
+from {{ cookiecutter.module_name }}.project import Project
 from {{ cookiecutter.module_name }}.serving.runtime import OnnxPredictor
 from {{ cookiecutter.module_name }}.training import onnx_export
 from {{ cookiecutter.module_name }}.training.train import build_estimator, build_pipeline

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project, load_project
+from {{ cookiecutter.module_name }}.project import Project, load_project
 from {{ cookiecutter.module_name }}.training.tracking import flatten
 
 from ..conftest import write_config

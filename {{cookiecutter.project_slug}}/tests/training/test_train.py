@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.config import Project, load_project
 from {{ cookiecutter.module_name }}.data.prepare import load_processed
 from {{ cookiecutter.module_name }}.errors import ConfigError
 from {{ cookiecutter.module_name }}.metrics import beats
 from {{ cookiecutter.module_name }}.model_files import load_skops
+from {{ cookiecutter.module_name }}.project import Project, load_project
 from {{ cookiecutter.module_name }}.training.train import build_estimator, score
 
 from ..conftest import write_config

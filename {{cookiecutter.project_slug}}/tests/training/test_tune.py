@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.config import Project
+from {{ cookiecutter.module_name }}.project import Project
 
 from ..conftest import write_config
 

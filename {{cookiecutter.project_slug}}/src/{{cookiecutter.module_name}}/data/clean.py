@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import Project
 from ..contract import MISSING_CATEGORY
 from ..errors import DataError
+from ..project import Project
 from .columns import coerce_column, column_key, expand_datetimes, looks_like_identifier, normalise_labels
 
 REASON = "quarantine_reason"

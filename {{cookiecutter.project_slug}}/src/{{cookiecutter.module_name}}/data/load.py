@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import Project
 from ..errors import DataError
+from ..project import Project
 from .columns import CSV_NA_VALUES
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..config import Project
 from ..contract import Contract, feature_kind, infer_contract
 from ..errors import DataError
+from ..project import Project
 from .clean import clean
 from .load import load_raw
 from .validate import validate

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from .. import model_files
-from ..config import Project
 from ..contract import Contract
 from ..data.prepare import load_processed
 from ..errors import UserError
 from ..metrics import baseline_metrics, baseline_shortfalls, metric_directions, primary_metric
+from ..project import Project
 from ..training import tracking
 from ..training.manifest import predictions_digest, read_manifest, record_evaluation
 from ..training.train import score

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..config import Project
 from ..contract import Contract
+from ..project import Project
 from . import figures
 from .risks import fmt, limitations
 

@@ -19,11 +19,11 @@ from typing import Any
 import pandas as pd
 
 from .. import model_files
-from ..config import Project
 from ..contract import Contract
 from ..data.prepare import load_processed
 from ..errors import UserError
 from ..metrics import baseline_metrics, beats, metric_directions, primary_metric
+from ..project import Project
 from ..training.manifest import MANIFEST_FILE
 from ..training.tracking import connect
 from ..training.train import score

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..config import Project, load_project
 from ..data.prepare import digest, load_processed, prepare_data
 from ..errors import UserError
+from ..project import Project, load_project
 from ..training.manifest import (
     MANIFEST_FILE,
     MANIFEST_PACKAGES,

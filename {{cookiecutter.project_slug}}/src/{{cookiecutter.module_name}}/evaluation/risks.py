@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import Project
 from ..contract import CATEGORICAL, NUMERIC, Contract
 from ..metrics import baseline_shortfalls
+from ..project import Project
 
 SMALL_DATA_ROWS = 1000
 IMBALANCE_RATIO = 3.0

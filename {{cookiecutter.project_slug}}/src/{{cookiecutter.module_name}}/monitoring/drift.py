@@ -10,8 +10,8 @@ import os
 import warnings
 from typing import Any
 
-from ..config import Project
 from ..contract import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract
+from ..project import Project
 
 PREDICTION = "prediction"
 # Where the drift report counts the labels the model does not encode one by one.

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..config import Project
 from ..contract import Contract
 from ..errors import UserError
+from ..project import Project
 from ..serving.prediction_table import PredictionTable, predictions, printable_url
 from .drift import PREDICTION, align_types, describe_predictions, drift_by_column, outside_training
 

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import Project
 from ..contract import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, Contract
 from ..errors import UserError
+from ..project import Project
 
 DRIFT_STDS = 1.5
 

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from .. import model_files
-from ..config import Project, load_project
+from ..project import Project, load_project
 from .batching import MicroBatcher
 from .http_errors import ERRORS, add_error_handlers
 from .prediction_log import PredictionLog

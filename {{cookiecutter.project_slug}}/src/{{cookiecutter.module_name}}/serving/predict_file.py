@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import model_files
-from ..config import Project
 from ..contract import CATEGORICAL
 from ..errors import UserError
+from ..project import Project
 from .runtime import load_contract, load_predictor
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}

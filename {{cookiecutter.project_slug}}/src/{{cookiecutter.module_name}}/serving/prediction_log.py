@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from ..config import Project
+from ..project import Project
 from .prediction_table import PredictionTable
 from .telemetry import LogTelemetry
 

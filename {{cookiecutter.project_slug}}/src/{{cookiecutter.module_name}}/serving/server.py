@@ -8,7 +8,8 @@ import tempfile
 from typing import Any
 
 from .. import model_files
-from ..config import CONFIG_ENV_VAR, Project
+from ..config import CONFIG_ENV_VAR
+from ..project import Project
 from .telemetry import MULTIPROCESS_ENV_VAR
 
 

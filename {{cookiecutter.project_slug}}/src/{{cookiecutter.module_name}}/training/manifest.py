@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import Project
 from ..errors import UserError
+from ..project import Project
 from .tracking import git_state, package_versions
 
 MANIFEST_FILE = "manifest.json"

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .. import model_files
-from ..config import Project
 from ..contract import CATEGORICAL, Contract
+from ..project import Project
 
 ONNX_FILE = "model.onnx"
 PROBA_TOLERANCE = 1e-5  # absolute, per class probability

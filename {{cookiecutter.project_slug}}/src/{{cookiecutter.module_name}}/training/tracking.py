@@ -16,9 +16,9 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..config import Project
 from ..contract import Contract
 from ..model_files import TRUSTED_TYPES
+from ..project import Project
 
 TRACKED_PACKAGES = ("scikit-learn", "numpy", "pandas", "skops", "mlflow", "pandera")
 MODEL_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "skops")

@@ -16,11 +16,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from .. import model_files
-from ..config import Project
 from ..contract import Contract
 from ..data.prepare import digest, load_processed
 from ..errors import ConfigError, DataError
 from ..metrics import compute_metrics
+from ..project import Project
 from . import onnx_export, tracking
 from .features import build_preprocessor
 from .manifest import build_manifest, write_manifest

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import ParamRange, Project
+from ..config import ParamRange
 from ..data.prepare import load_processed
 from ..errors import ConfigError
 from ..metrics import metric_directions, primary_metric
+from ..project import Project
 from .train import build_estimator, build_pipeline, cross_validate
 
 
