@@ -93,9 +93,6 @@ def figure_data(
 
 def draw_figures(figures_dir: Path, data: FigureData) -> list[Path]:
     """Draw the task's diagnostic plots and the permutation importance; return the files."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed: files only
     figures_dir.mkdir(parents=True, exist_ok=True)
     if data.task == "classification":
         matrix, roc, pr, calib, bars = figure_files(figures_dir, data.task)
@@ -111,9 +108,11 @@ def draw_figures(figures_dir: Path, data: FigureData) -> list[Path]:
 
 
 def _figure(title: str, size: tuple[float, float] = SIZE) -> tuple[Any, Any]:
-    import matplotlib.pyplot as plt
+    # A Figure of its own, not pyplot's: files only, no display, no global state to close.
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=size, dpi=DPI)
+    fig = Figure(figsize=size, dpi=DPI)
+    ax = fig.subplots()
     ax.set_title(title)
     return fig, ax
 
@@ -131,14 +130,11 @@ def _legend(ax: Any, curves: list[Curve], loc: str) -> None:
 def _save(fig: Any, path: Path, fit_labels: bool = False) -> Path:
     """Write the PNG. fit_labels: size the margins to the tick labels (names, or numbers of any
     size), which costs a layout pass; the curves, with 0–1 on both axes, use fixed margins."""
-    import matplotlib.pyplot as plt
-
     if fit_labels:
         fig.tight_layout()
     else:
         fig.subplots_adjust(left=0.12, right=0.96, bottom=0.11, top=0.92)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
