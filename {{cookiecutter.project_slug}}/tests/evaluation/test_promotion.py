@@ -116,7 +116,8 @@ def test_a_first_model_that_fails_the_gate_leaves_nothing_served(
 ) -> None:
     from ..conftest import write_config
 
-    path = write_config(tmp_path, promotion={"margin_vs_baseline": 1e6, "margin_vs_champion": 0.0})
+    promotion = {"margin_vs_baseline": 1e6, "margin_vs_champion": 0.0}
+    path = write_config(tmp_path, cv={"folds": 2}, promotion=promotion)
     assert main(["pipeline", "--config", str(path)]) == 0, "a model that loses is not an error"
     output = " ".join(capsys.readouterr().err.split())
     assert "v1 stays challenger; nothing is served yet" in output
