@@ -130,7 +130,7 @@ class MonitoringConfig(StrictModel):
     url: str = "sqlite:///monitoring/predictions.db"
     # The API queues records and a background thread writes them in batches.
     queue_rows: int = Field(100_000, ge=100)
-    flush_rows: int = Field(2000, ge=1)
+    flush_rows: int = Field(250, ge=1)
     flush_seconds: float = Field(1.0, gt=0.0, le=60.0)
     window_rows: int = Field(500, ge=1)
     window_hours: float | None = Field(None, gt=0.0)

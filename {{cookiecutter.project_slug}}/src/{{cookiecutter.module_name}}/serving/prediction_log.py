@@ -47,7 +47,7 @@ class PredictionLog:
         model_version: str = "",
         runtime: str = "",
         capacity: int = 100_000,
-        flush_rows: int = 2000,
+        flush_rows: int = 250,
         flush_seconds: float = 1.0,
         telemetry: LogTelemetry | None = None,
     ) -> None:
