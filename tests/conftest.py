@@ -13,6 +13,8 @@ from cookiecutter.main import cookiecutter
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 # FAST=1 (make test-fast) keeps only the default answers for the slow, end-to-end tests.
 FAST = os.environ.get("FAST", "") not in ("", "0", "false")
+# Figures a test measured (image sizes, ...), printed at the end of the run.
+REPORT: list[str] = []
 
 
 def bake(output_dir: Path, **answers: str) -> Path:
@@ -57,3 +59,8 @@ def python() -> str:
 def slow_case() -> None:
     if FAST:
         pytest.skip("FAST=1: end-to-end case skipped (defaults only)")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in REPORT:
+        terminalreporter.write_line(line)
