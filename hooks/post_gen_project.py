@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 # Cookiecutter renders this file with Jinja before running it, inside the new project folder.
@@ -43,6 +44,33 @@ def remove_paths(root: Path, paths: list[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+def git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+
+def init_git(root: Path, answers: dict) -> str:
+    """Make root a git repository with one commit of the generated files; say what happened."""
+    manual = "git init -b main && git add -A && git commit -m 'Initial commit'"
+    if shutil.which("git") is None:
+        return f"git: not found, so no repository was made (install git, then: {manual})"
+    outer = git(root.parent, "rev-parse", "--show-toplevel")
+    if outer.returncode == 0:
+        return f"git: the folder is inside the repository at {outer.stdout.strip()}, so no new one was made"
+    # The answers name the author when git has no identity configured; a configured one wins.
+    identity = []
+    for key, answer in (("user.name", "author_name"), ("user.email", "author_email")):
+        if git(root, "config", "--get", key).returncode != 0:
+            identity += ["-c", f"{key}={answers[answer]}"]
+    steps = [("init", "-q", "-b", "main"), ("add", "-A"),
+             (*identity, "commit", "-q", "-m", "Initial commit from cookiecutter-ml-starter")]  # fmt: skip
+    for step in steps:
+        result = git(root, *step)
+        if result.returncode != 0:
+            reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no message"]
+            return f"git: '{' '.join(step)}' failed ({reason[0]}); finish by hand: {manual}"
+    return "git: made a repository (branch main) with one commit of the generated files"
+
+
 def format_next_steps(answers: dict) -> str:
     """Return the commands a user runs after generation."""
     return NEXT_STEPS.format(slug=answers["project_slug"])
@@ -51,7 +79,10 @@ def format_next_steps(answers: dict) -> str:
 def main(answers_json: str = ANSWERS_JSON, root: Path | None = None) -> int:
     """Prune the project in root (default: the current folder), print next steps, return 0."""
     answers = json.loads(answers_json)
-    remove_paths(root or Path.cwd(), paths_to_remove(answers))
+    root = root or Path.cwd()
+    remove_paths(root, paths_to_remove(answers))
+    if answers.get("git_init", "yes") == "yes":
+        print(init_git(root, answers))
     print(format_next_steps(answers))
     return 0
 

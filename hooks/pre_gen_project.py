@@ -29,6 +29,7 @@ CHOICES = {
     "python_version": ("3.10", "3.11", "3.12", "3.13"),
     "dataset": ("penguins", "breast_cancer", "diabetes"),
     "license": ("MIT", "BSD-3-Clause", "Apache-2.0", "none"),
+    "git_init": ("yes", "no"),
 }
 
 

@@ -3,6 +3,8 @@
 import datetime
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +25,7 @@ VALID_ANSWERS = {
     "python_version": "3.11",
     "dataset": "penguins",
     "license": "MIT",
+    "git_init": "yes",
 }
 
 
@@ -281,7 +284,7 @@ def test_post_gen_main_prunes_and_prints_next_steps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "LICENSE").write_text("", encoding="utf-8")
-    answers = {"project_slug": "penguin-classifier", "license": "none"}
+    answers = {"project_slug": "penguin-classifier", "license": "none", "git_init": "no"}
     assert post_gen.main(json.dumps(answers), root=tmp_path) == 0
     assert not (tmp_path / "LICENSE").exists()
     out = capsys.readouterr().out
@@ -321,3 +324,46 @@ def test_bake_writes_no_license_for_license_none(
     assert project.is_dir()
     assert not (project / "LICENSE").exists()
     assert "make pipeline" in capfd.readouterr().out
+
+
+# --- post-gen: git --------------------------------------------------------------------------
+
+
+def git_lines(project: Path, *args: str) -> list[str]:
+    result = subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True)
+    return result.stdout.splitlines()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_bake_makes_a_git_repository_with_one_clean_commit(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project = bake(tmp_path)
+    assert "git: made a repository (branch main) with one commit" in capfd.readouterr().out
+    assert len(git_lines(project, "log", "--oneline")) == 1
+    assert git_lines(project, "status", "--porcelain") == [], "every generated file is committed"
+    assert git_lines(project, "branch", "--show-current") == ["main"]
+    assert "pyproject.toml" in git_lines(project, "ls-files")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_bake_inside_a_repository_makes_no_nested_one(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    project = bake(tmp_path)
+    assert not (project / ".git").exists()
+    assert f"inside the repository at {tmp_path}" in capfd.readouterr().out
+
+
+def test_bake_with_git_init_no_makes_no_repository(tmp_path: Path) -> None:
+    assert not (bake(tmp_path, git_init="no") / ".git").exists()
+
+
+def test_init_git_without_git_says_how_to_do_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    message = post_gen.init_git(tmp_path, {"author_name": "A", "author_email": "a@example.com"})
+    assert message.startswith("git: not found") and "git init -b main" in message
+    assert not (tmp_path / ".git").exists()
