@@ -26,26 +26,20 @@ def markdown_table(header: list[str], rows: list[list[Any]], align: str) -> str:
     return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
 
 
-def metric_rows(report: dict[str, Any], cells: Any) -> list[list[Any]]:
-    """One row per metric, the primary one in bold; `cells(name)` gives the row's numbers."""
-    primary = report["primary_metric"]
-    return [[f"**{name}**" if name == primary else name, *cells(name)] for name in report["model"]]
-
-
 def metrics_table(report: dict[str, Any]) -> str:
-    cv = report["cv"]
-
-    def cells(name: str) -> list[str]:
-        model_cv = cv["model"][name]
-        return [
+    cv, primary = report["cv"], report["primary_metric"]
+    rows = [
+        [
+            f"**{name}**" if name == primary else name,
             fmt(cv["baseline"][name]["mean"]),
             fmt(report["baseline"][name]),
-            f"{fmt(model_cv['mean'])} ± {fmt(model_cv['std'])}",
-            fmt(report["model"][name]),
+            f"{fmt(cv['model'][name]['mean'])} ± {fmt(cv['model'][name]['std'])}",
+            fmt(value),
         ]
-
+        for name, value in report["model"].items()
+    ]
     header = ["metric", "baseline CV", "baseline held-out", "model CV (mean ± std)", "model held-out"]
-    return markdown_table(header, metric_rows(report, cells), "lrrrr")
+    return markdown_table(header, rows, "lrrrr")
 
 
 def slices_table(report: dict[str, Any]) -> str:
@@ -175,13 +169,16 @@ make reproduce
 
 def results_table(metadata: dict[str, Any]) -> str:
     """The README's short results table: the held-out metrics of the model in models/."""
-    held_out = metadata["held_out_metrics"]
-    rows = metric_rows(held_out, lambda name: [fmt(held_out["baseline"][name]), fmt(held_out["model"][name])])
+    held_out, primary = metadata["held_out_metrics"], metadata["held_out_metrics"]["primary_metric"]
+    rows = [
+        [f"**{name}**" if name == primary else name, fmt(held_out["baseline"][name]), fmt(value)]
+        for name, value in held_out["model"].items()
+    ]
     header = [f"metric (held-out, {held_out['n_test']} rows)", "dummy baseline", "model"]
     return (
-        f"{markdown_table(header, rows, 'lrr')}\n\nModel {metadata['version']} ({metadata['estimator']}), the champion "
-        "that models/ serves. The model card of the last model evaluated, with its slices, importance and "
-        "risks: [reports/model_card.md](reports/model_card.md)."
+        f"{markdown_table(header, rows, 'lrr')}\n\nModel {metadata['version']} ({metadata['estimator']}), "
+        "the champion that models/ serves. The model card of the last model evaluated, with its slices, "
+        "importance and risks: [reports/model_card.md](reports/model_card.md)."
     )
 
 

@@ -6,10 +6,10 @@ numbers in the README's results — only if its primary metric on the held-out r
 baseline by `promotion.margin_vs_baseline` and the current champion, re-scored on the same rows, by
 `promotion.margin_vs_champion`. A model that loses changes nothing that is served.
 
-One registered model per project, so one problem at a time: a champion trained for another
-problem (another target, task or set of input columns, as its run's schema.json records them) is
-not comparable. The gate says so in one line, judges the candidate against the baseline only, and
-a candidate that passes replaces that champion (whose version stays in the registry).
+One registered model per project, so one problem at a time: a champion for another target, task
+or set of input columns (as its run's schema.json records them) is not comparable. The gate says
+so in one line and judges the candidate against the baseline only; if it passes, it replaces that
+champion, whose version stays in the registry.
 """
 
 from __future__ import annotations
@@ -41,23 +41,10 @@ CHAMPION = "champion"
 
 @dataclass(frozen=True)
 class Comparison:
-    """The candidate against one reference on one metric, and whether it clears the margin."""
+    """The candidate against one reference on one metric: cleared the margin or not, and the line saying so."""
 
-    metric: str
-    greater_is_better: bool
-    candidate: float
-    against: str
-    reference: float
-    margin: float
     passed: bool
-
-    def describe(self) -> str:
-        greater = self.greater_is_better
-        needed = self.reference + self.margin if greater else self.reference - self.margin
-        return (
-            f"{'passed' if self.passed else 'FAILED'}: {self.metric} {self.candidate:.4f} vs {self.against} "
-            f"{self.reference:.4f} (margin {self.margin:g}: needs {'>' if greater else '<'} {needed:.4f})"
-        )
+    text: str
 
 
 @dataclass
@@ -74,7 +61,7 @@ class Decision:
     def describe(self) -> list[str]:
         """The decision as the CLI prints it: each comparison, the notes, and what is served now."""
         lines = [f"registered {self.name} v{self.version} as challenger"]
-        lines += [comparison.describe() for comparison in self.comparisons]
+        lines += [comparison.text for comparison in self.comparisons]
         lines += [f"note: {note}" for note in self.notes]
         if self.promoted:
             return [*lines, f"[green]v{self.version} is the champion[/green]; models/ serves it"]
@@ -85,8 +72,13 @@ class Decision:
 def compare(
     task: str, metric: str, candidate: float, against: str, reference: float, margin: float
 ) -> Comparison:
-    passed = beats(task, metric, candidate, reference, margin)
-    return Comparison(metric, metric_directions(task)[metric], candidate, against, reference, margin, passed)
+    passed, greater = beats(task, metric, candidate, reference, margin), metric_directions(task)[metric]
+    needed = reference + margin if greater else reference - margin
+    return Comparison(
+        passed,
+        f"{'passed' if passed else 'FAILED'}: {metric} {candidate:.4f} vs {against} {reference:.4f} "
+        f"(margin {margin:g}: needs {'>' if greater else '<'} {needed:.4f})",
+    )
 
 
 def promote_model(project: Project) -> Decision:
@@ -181,7 +173,7 @@ def judge(
     """Decide whether the candidate beats the baseline and the champion. Nothing served changes here."""
     cfg, task = project.config, contract.task
     primary = primary_metric(task, cfg.evaluation.primary_metric)
-    decision = Decision(cfg.project_slug, version, champion and str(champion.version))
+    decision = Decision(cfg.project_slug, version, None if champion is None else str(champion.version))
     candidate = held_out["model"]
     for metric in baseline_metrics(task, primary):  # the primary metric with its margin, a guard without
         margin = cfg.promotion.margin_vs_baseline if metric == primary else 0.0
@@ -193,8 +185,6 @@ def judge(
         decision.notes.append("no champion yet: the candidate only has to beat the baseline")
     elif decision.champion == version:
         decision.notes.append(f"v{version} is already the champion; the gate does not demote")
-        decision.promoted = True
-        return decision
     elif change := problem_change(champion, contract):
         decision.notes.append(change)
     else:
@@ -208,7 +198,7 @@ def judge(
             decision.comparisons.append(
                 compare(task, primary, candidate[primary], against, reference, margin)
             )
-    decision.promoted = all(comparison.passed for comparison in decision.comparisons)
+    decision.promoted = decision.champion == version or all(c.passed for c in decision.comparisons)
     return decision
 
 
@@ -239,7 +229,7 @@ def apply_decision(project: Project, decision: Decision) -> Decision:
     if decision.promoted:
         client.set_registered_model_alias(decision.name, CHAMPION, decision.version)
         publish(project)
-    failed = [comparison.describe() for comparison in decision.comparisons if not comparison.passed]
+    failed = [comparison.text for comparison in decision.comparisons if not comparison.passed]
     verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
     client.set_model_version_tag(decision.name, decision.version, "gate", verdict)
     return decision
