@@ -23,10 +23,10 @@ def test_figure_data_agrees_with_the_report(trained_project: Project) -> None:
     if contract.task == "classification":
         assert data.matrix is not None and data.matrix.sum() == len(test)
         assert abs(np.trace(data.matrix) / len(test) - report["model"]["accuracy"]) < 1e-12
-        for curve in (*data.roc, *data.precision_recall, *data.calibration):
+        for curve in (curve for curves in data.curves.values() for curve in curves):
             assert ((curve.x >= 0) & (curve.x <= 1)).all() and ((curve.y >= 0) & (curve.y <= 1)).all()
-        if len(data.roc) == 1:  # binary: the curve's area is the report's ROC AUC
-            assert abs(data.roc[0].summary - report["model"]["roc_auc"]) < 1e-9
+        if len(data.curves["roc_curve"]) == 1:  # binary: the curve's area is the report's ROC AUC
+            assert abs(data.curves["roc_curve"][0].summary - report["model"]["roc_auc"]) < 1e-9
     else:
         rmse = float(np.sqrt(np.mean((data.actual - data.predicted) ** 2)))
         assert abs(rmse - report["model"]["rmse"]) < 1e-9
@@ -42,8 +42,7 @@ def test_figures_draw_for_few_and_many_classes_and_absent_ones(tmp_path: Path, c
         figures.Curve(label, np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 0.5, 0.7) for label in labels
     ]
     absent: list[figures.Curve] = []  # binary, positive class absent from the held-out rows: no curve
-    data = figures.FigureData(
-        "classification", "y", {"x": {"mean": 0.1, "std": 0.0}}, labels, matrix, curves, absent, curves
-    )
+    drawn = {"roc_curve": curves, "precision_recall": absent, "calibration": curves}
+    data = figures.FigureData("classification", "y", {"x": {"mean": 0.1, "std": 0.0}}, labels, matrix, drawn)
     for path in figures.draw_figures(tmp_path, data):
         assert path.read_bytes()[:4] == b"\x89PNG"

@@ -90,7 +90,7 @@ def test_limitations_name_flagged_slices_and_a_model_that_loses_to_the_baseline(
     ]
     notes = "\n".join(limitations(report, contract, drift=None))
     assert "does not beat the dummy baseline" in notes
-    assert "sensitive group **region=north**" in notes and "30% worse" in notes
+    assert "sensitive group region=north: " in notes and "30% worse" in notes
     assert "No drift report yet" in notes
 
 

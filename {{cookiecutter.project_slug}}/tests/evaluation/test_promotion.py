@@ -11,7 +11,7 @@ import yaml
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.evaluation.promotion import compare
 from {{ cookiecutter.module_name }}.model_files import load_skops, read_metadata
-from {{ cookiecutter.module_name }}.project import Project
+from {{ cookiecutter.module_name }}.project import Project, load_project
 
 
 def aliases(project: Project) -> dict[str, str]:
@@ -124,3 +124,52 @@ def test_a_first_model_that_fails_the_gate_leaves_nothing_served(
     assert "v1 stays challenger; nothing is served yet" in output
     assert main(["serve", "--config", str(path)]) == 1
     assert "was not promoted" in " ".join(capsys.readouterr().err.split())
+
+
+def test_switching_to_another_problem_says_so_and_replaces_the_champion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a champion that predicts `value` (regression), a model for `label` (classification) is
+    judged against the baseline only; models/, the registry and the README then agree on it."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from ..conftest import write_config
+
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=200), rng.normal(size=200)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "label": np.where(x1 > 0, "yes", "no"), "value": 3 * x2})
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    (tmp_path / "README.md").write_text("<!-- results:start -->\n<!-- results:end -->\n", encoding="utf-8")
+
+    def run(target: str, task: str, *commands: str) -> int:
+        data = {"source": "csv", "path": "input.csv", "target": target, "task": task}
+        path = write_config(tmp_path, data=data, cv={"folds": 2})
+        codes = (main([command, "--config", str(path)]) for command in commands)
+        return next((code for code in codes if code != 0), 0)  # the first failure stops the run
+
+    assert run("value", "regression", "data", "train", "promote") == 0
+    capsys.readouterr()
+    assert run("label", "classification", "pipeline") == 0
+    output = capsys.readouterr().err
+    assert "Traceback" not in output
+    notes = [line for line in output.splitlines() if "not comparable" in line]
+    assert len(notes) == 1, output
+    assert (
+        "the champion v1 predicts `value` (regression) and this model predicts `label` (classification)"
+        in notes[0]
+    )
+    project = load_project(tmp_path / "configs" / "config.yaml")
+    assert aliases(project) == {"champion": "2", "challenger": "2"}
+    served = read_metadata(project.models_dir)
+    champion = mlflow.MlflowClient().get_model_version_by_alias(project.config.project_slug, "champion")
+    assert (served["target"], served["task"]) == ("label", "classification")
+    assert served["mlflow_run_id"] == champion.run_id, "models/ holds the registry's champion"
+    assert served["version"] in (tmp_path / "README.md").read_text(encoding="utf-8"), "README shows it too"
+
+    # A config whose target is not in the data stops at the data stage: one line, exit 1, nothing changes.
+    assert run("price", "regression", "pipeline") == 1
+    error = capsys.readouterr().err.strip()
+    assert "data.target: column 'price' is not in the data" in error and "\n" not in error
+    assert read_metadata(project.models_dir) == served

@@ -5,21 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.evaluation.slices import MAX_SLICES, OTHER, slice_labels, slice_metrics
 
 CLASSES = ["no", "yes"]
 
 
-def classify(groups: pd.DataFrame, truth: list[str], predicted: list[str], **options) -> list[dict]:
+def contract(task: str = "classification", sensitive: tuple[str, ...] = ()) -> Contract:
+    classes = CLASSES if task == "classification" else None
+    return Contract("y", task, [], classes=classes, sensitive_columns=list(sensitive))
+
+
+def classify(
+    groups: pd.DataFrame, truth: list[str], predicted: list[str], sensitive: tuple[str, ...] = (), **options
+) -> list[dict]:
     proba = np.array([[0.9, 0.1] if label == "no" else [0.1, 0.9] for label in predicted])
     return slice_metrics(
         groups,
         pd.Series(truth),
         np.array(predicted),
         proba,
-        task="classification",
-        classes=CLASSES,
-        primary="accuracy",
+        contract(sensitive=sensitive),
+        "accuracy",
         **options,
     )
 
@@ -60,15 +67,7 @@ def test_macro_f1_of_a_slice_averages_only_the_classes_it_contains() -> None:
     groups = pd.DataFrame({"island": ["x"] * 10 + ["y"] * 10})
     truth = ["yes"] * 10 + ["no", "yes"] * 5
     proba = np.tile([0.2, 0.8], (20, 1))
-    entries = slice_metrics(
-        groups,
-        pd.Series(truth),
-        np.array(truth),
-        proba,
-        task="classification",
-        classes=CLASSES,
-        primary="f1_macro",
-    )
+    entries = slice_metrics(groups, pd.Series(truth), np.array(truth), proba, contract(), "f1_macro")
     assert entries[0]["value"] == "x" and entries[0]["primary"] == 1.0
 
 
@@ -95,8 +94,6 @@ def test_regression_slice_with_larger_errors_is_flagged() -> None:
     groups = pd.DataFrame({"site": ["a"] * 10 + ["b"] * 10})
     truth = pd.Series(np.zeros(20))
     predicted = np.r_[np.full(10, 1.0), np.full(10, 3.0)]
-    entries = slice_metrics(
-        groups, truth, predicted, None, task="regression", classes=None, primary="rmse", gap=0.1
-    )
+    entries = slice_metrics(groups, truth, predicted, None, contract("regression"), "rmse", gap=0.1)
     flagged = [e["value"] for e in entries if e["flagged"]]
     assert flagged == ["b"], "rmse is an error: higher is worse"

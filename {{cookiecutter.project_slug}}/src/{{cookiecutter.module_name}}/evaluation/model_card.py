@@ -1,7 +1,7 @@
 """Render reports/model_card.md from real numbers: metrics.json, the data contract and the config.
 
-The layout is the CARD template below; every value in it is measured in this run (see risks.py
-for the limitations). The README's short results table is refreshed between its markers.
+Every value in the card is measured in this run (see risks.py for the limitations). The README's
+short results table, refreshed between its markers when a model is promoted, shows the champion.
 """
 
 from __future__ import annotations
@@ -16,16 +16,92 @@ from ..project import Project
 from . import figures
 from .risks import fmt, limitations
 
-# In place of model_card's texts when they were written for other data (model_card.written_for).
-NOT_DESCRIBED = (
-    "**Not described for this data yet.** The text in `model_card` (configs/config.yaml) was written for "
-    "data.source {}: write who may use this model, for what, and set `model_card.written_for` to this "
-    "data.source."
-)
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
 
-CARD = """# Model card: {project_name}
+
+def markdown_table(header: list[str], rows: list[list[Any]], align: str) -> str:
+    """A Markdown table; `align` has one letter per column, l (text) or r (numbers)."""
+    lines = [header, ["---:" if side == "r" else "---" for side in align], *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
+
+
+def metrics_table(report: dict[str, Any]) -> str:
+    cv, primary = report["cv"], report["primary_metric"]
+    rows = [
+        [
+            f"**{name}**" if name == primary else name,
+            fmt(cv["baseline"][name]["mean"]),
+            fmt(report["baseline"][name]),
+            f"{fmt(cv['model'][name]['mean'])} ± {fmt(cv['model'][name]['std'])}",
+            fmt(value),
+        ]
+        for name, value in report["model"].items()
+    ]
+    header = ["metric", "baseline CV", "baseline held-out", "model CV (mean ± std)", "model held-out"]
+    return markdown_table(header, rows, "lrrrr")
+
+
+def slices_table(report: dict[str, Any]) -> str:
+    if not report["slices"]:
+        return "No categorical, few-valued or sensitive column to slice by."
+    primary = report["primary_metric"]
+    rows = [
+        [
+            f"{entry['column']} (sensitive)" if entry["sensitive"] else entry["column"],
+            entry["value"],
+            entry["rows"],
+            fmt(entry["primary"]),
+            "–" if entry["worse_by"] is None else f"{entry['worse_by'] * 100:+.0f}%",
+            "⚠" if entry["flagged"] else "",
+        ]
+        for entry in report["slices"]
+    ]
+    header = ["column", "value", "rows", primary, "worse than overall", "flag"]
+    table = markdown_table(header, rows, "llrrrl")
+    return (
+        f"{primary} per slice of the held-out rows; ⚠ = more than {report['slice_gap'] * 100:.0f}% worse than "
+        f"overall ({fmt(report['model'][primary])}); slices under {report['slice_min_rows']} rows are not "
+        f"scored.\n\n{table}"
+    )
+
+
+def render_card(
+    project: Project,
+    report: dict[str, Any],
+    contract: Contract,
+    metadata: dict[str, Any],
+    manifest: dict[str, Any],
+) -> str:
+    """Return the model card as Markdown."""
+    cfg, facts, primary = project.config, report["data"], report["primary_metric"]
+    kinds = {kind: contract.features_of_kind(kind) for kind in ("numeric", "boolean", "categorical")}
+    inputs = "; ".join(
+        f"{kind}: " + ", ".join(f"`{n}`" for n in names) for kind, names in kinds.items() if names
+    )
+    classes = f" ({', '.join(contract.classes)})" if contract.classes else ""
+    intended_use, out_of_scope_use = cfg.model_card.intended_use, cfg.model_card.out_of_scope_use
+    if not cfg.model_card.describes(cfg.data.source):  # texts written for other data
+        intended_use = out_of_scope_use = (
+            "**Not described for this data yet.** The text in `model_card` (configs/config.yaml) was written "
+            f"for data.source {cfg.model_card.written_for}: write who may use this model, for what, and set "
+            "`model_card.written_for` to this data.source."
+        )
+    drift_path = project.monitoring_dir / "drift.json"
+    drift = json.loads(drift_path.read_text(encoding="utf-8")) if drift_path.is_file() else None
+    notes = "\n".join(f"- {note}" for note in limitations(report, contract, drift))
+    importance = [
+        [name, f"{fmt(value['mean'])} ± {fmt(value['std'])}"]
+        for name, value in list(report["permutation_importance"].items())[:10]
+    ]
+    figure_paths = figures.figure_files(project.figures_dir, contract.task)
+    figure_links = ", ".join(f"[{path.stem}](figures/{path.name})" for path in figure_paths)
+    sensitive = ", ".join(f"`{c}`" for c in contract.sensitive_columns) or "none declared"
+    direction = "higher" if report["greater_is_better"] else "lower"
+    sha, lock = manifest.get("git_sha"), manifest.get("lock_digest") or "no uv.lock"
+    dirty = " (uncommitted changes were present)" if manifest.get("git_dirty") else ""
+    code = f"`{sha or 'not a git checkout'}`{dirty}"
+    return f"""# Model card: {cfg.project_name}
 
 _Generated by `evaluate` from reports/metrics.json, the data contract and configs/config.yaml.
 Do not edit by hand: change the config and re-run._
@@ -34,12 +110,12 @@ Do not edit by hand: change the config and re-run._
 
 | | |
 | --- | --- |
-| task | {task} |
-| model | {estimator} (family `{family}`, params `{params}`) |
-| version | {version} (trained {created}) |
-| registry | MLflow model `{registry}`; `make promote` sets the aliases `challenger` and `champion` |
-| MLflow run | `{run_id}` |
-| inputs | {inputs} |
+| task | {contract.task} of `{contract.target}`{classes} |
+| model | {metadata["estimator"]} (family `{cfg.model.family}`, params `{json.dumps(cfg.model.params)}`) |
+| version | {metadata["version"]} (trained {metadata["created"]}) |
+| registry | MLflow model `{cfg.project_slug}`; `make promote` sets the aliases `challenger` and `champion` |
+| MLflow run | `{metadata.get("mlflow_run_id")}` |
+| inputs | {len(contract.features)} features — {inputs} |
 
 ## Intended use
 
@@ -51,164 +127,59 @@ Do not edit by hand: change the config and re-run._
 
 ## Training and evaluation data
 
-- Source: `{source}`, prepared {prepared}
-- Rows: {n_train} training, {n_test} held out (split seed {seed})
-- Data digest: `{data_digest}`
+- Source: `{facts["source"]}`, prepared {facts["prepared"]}
+- Rows: {facts["n_train"]} training, {report["n_test"]} held out (split seed {cfg.split.seed})
+- Data digest: `{metadata["data_digest"]}`
 - Sensitive columns (evaluation slices only, never model inputs): {sensitive}
 
 ## Metrics
 
-Primary metric: **{primary}** ({direction} is better). Cross-validation: {folds} folds on the
-training rows; held-out: {n_test} rows never seen in training.
+Primary metric: **{primary}** ({direction} is better). Cross-validation: {metadata["cv_folds"]} folds on the
+training rows; held-out: {report["n_test"]} rows never seen in training.
 
-{metrics_table}
+{metrics_table(report)}
 
 ## Slices
 
-{slices_table}
+{slices_table(report)}
 
 ## What the model relies on
 
 Permutation importance: how much held-out {primary} drops when one column is shuffled.
 
-{importance_table}
+{markdown_table(["feature", "drop (mean ± std)"], importance, "lr")}
 
-Figures: {figures}
+Figures: {figure_links or "none"}
 
 ## Limitations and risks
 
-{limitations}
+{notes}
 
 ## How to reproduce
 
-Code {git}; config digest `{config_digest}`; lock file digest `{lock_digest}`; seed {seed}.
+Code {code}; config digest `{manifest.get("config_digest")}`; lock file digest `{lock}`; seed {cfg.split.seed}.
 
 ```bash
-git checkout {commit}
+git checkout {sha or "<commit>"}
 make install
 make reproduce
 ```
 """
 
 
-def metrics_table(report: dict[str, Any]) -> str:
+def results_table(metadata: dict[str, Any]) -> str:
+    """The README's short results table: the held-out metrics of the model in models/."""
+    held_out, primary = metadata["held_out_metrics"], metadata["held_out_metrics"]["primary_metric"]
     rows = [
-        "| metric | baseline CV | baseline held-out | model CV (mean ± std) | model held-out |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        [f"**{name}**" if name == primary else name, fmt(held_out["baseline"][name]), fmt(value)]
+        for name, value in held_out["model"].items()
     ]
-    for name, value in report["model"].items():
-        base_cv, model_cv = report["cv"]["baseline"][name], report["cv"]["model"][name]
-        label = f"**{name}**" if name == report["primary_metric"] else name
-        rows.append(
-            f"| {label} | {fmt(base_cv['mean'])} | {fmt(report['baseline'][name])} | "
-            f"{fmt(model_cv['mean'])} ± {fmt(model_cv['std'])} | {fmt(value)} |"
-        )
-    return "\n".join(rows)
-
-
-def slices_table(report: dict[str, Any]) -> str:
-    if not report["slices"]:
-        return "No categorical, few-valued or sensitive column to slice by."
-    primary = report["primary_metric"]
-    rows = [
-        f"{primary} per slice of the held-out rows; ⚠ = more than {report['slice_gap'] * 100:.0f}% worse than "
-        f"overall ({fmt(report['model'][primary])}); slices under {report['slice_min_rows']} rows are not scored.",
-        "",
-        f"| column | value | rows | {primary} | worse than overall | flag |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    for entry in report["slices"]:
-        column = f"{entry['column']} (sensitive)" if entry["sensitive"] else entry["column"]
-        gap = "–" if entry["worse_by"] is None else f"{entry['worse_by'] * 100:+.0f}%"
-        flag = "⚠" if entry["flagged"] else ""
-        rows.append(
-            f"| {column} | {entry['value']} | {entry['rows']} | {fmt(entry['primary'])} | {gap} | {flag} |"
-        )
-    return "\n".join(rows)
-
-
-def importance_table(report: dict[str, Any], top: int = 10) -> str:
-    rows = ["| feature | drop (mean ± std) |", "| --- | ---: |"]
-    for name, value in list(report["permutation_importance"].items())[:top]:
-        rows.append(f"| {name} | {fmt(value['mean'])} ± {fmt(value['std'])} |")
-    return "\n".join(rows)
-
-
-def render_card(
-    project: Project,
-    report: dict[str, Any],
-    contract: Contract,
-    metadata: dict[str, Any],
-    manifest: dict[str, Any],
-) -> str:
-    """Return the model card as Markdown."""
-    cfg, facts = project.config, report["data"]
-    kinds = {kind: contract.features_of_kind(kind) for kind in ("numeric", "boolean", "categorical")}
-    inputs = "; ".join(
-        f"{kind}: " + ", ".join(f"`{n}`" for n in names) for kind, names in kinds.items() if names
+    header = [f"metric (held-out, {held_out['n_test']} rows)", "dummy baseline", "model"]
+    return (
+        f"{markdown_table(header, rows, 'lrr')}\n\nModel {metadata['version']} ({metadata['estimator']}), "
+        "the champion that models/ serves. The model card of the last model evaluated, with its slices, "
+        "importance and risks: [reports/model_card.md](reports/model_card.md)."
     )
-    drift_path = project.reports_dir / "monitoring" / "drift.json"
-    drift = json.loads(drift_path.read_text(encoding="utf-8")) if drift_path.is_file() else None
-    dirty = " (uncommitted changes were present)" if manifest.get("git_dirty") else ""
-    figure_paths = figures.figure_files(project.figures_dir, contract.task)
-    card_fits = cfg.model_card.describes(cfg.data.source)
-    return CARD.format(
-        project_name=cfg.project_name,
-        task=f"{contract.task} of `{contract.target}`"
-        + (f" ({', '.join(contract.classes)})" if contract.classes else ""),
-        estimator=metadata["estimator"],
-        family=cfg.model.family,
-        params=json.dumps(cfg.model.params),
-        version=metadata["version"],
-        created=metadata["created"],
-        registry=cfg.project_slug,
-        run_id=metadata.get("mlflow_run_id"),
-        inputs=f"{len(contract.features)} features — {inputs}",
-        intended_use=cfg.model_card.intended_use
-        if card_fits
-        else NOT_DESCRIBED.format(cfg.model_card.written_for),
-        out_of_scope_use=cfg.model_card.out_of_scope_use
-        if card_fits
-        else NOT_DESCRIBED.format(cfg.model_card.written_for),
-        source=facts["source"],
-        prepared=facts["prepared"],
-        n_train=facts["n_train"],
-        n_test=report["n_test"],
-        seed=cfg.split.seed,
-        data_digest=metadata["data_digest"],
-        sensitive=", ".join(f"`{c}`" for c in contract.sensitive_columns) or "none declared",
-        primary=report["primary_metric"],
-        direction="higher" if report["greater_is_better"] else "lower",
-        folds=metadata["cv_folds"],
-        metrics_table=metrics_table(report),
-        slices_table=slices_table(report),
-        importance_table=importance_table(report),
-        figures=", ".join(f"[{path.stem}](figures/{path.name})" for path in figure_paths) or "none",
-        limitations="\n".join(f"- {note}" for note in limitations(report, contract, drift)),
-        git=f"`{manifest.get('git_sha') or 'not a git checkout'}`{dirty}",
-        config_digest=manifest.get("config_digest"),
-        lock_digest=manifest.get("lock_digest") or "no uv.lock",
-        commit=manifest.get("git_sha") or "<commit>",
-    )
-
-
-def results_table(report: dict[str, Any], metadata: dict[str, Any]) -> str:
-    """The short results table that the README shows between its markers."""
-    primary = report["primary_metric"]
-    rows = [
-        f"| metric (held-out, {report['n_test']} rows) | dummy baseline | model |",
-        "| --- | ---: | ---: |",
-    ]
-    for name, value in report["model"].items():
-        label = f"**{name}**" if name == primary else name
-        rows.append(f"| {label} | {fmt(report['baseline'][name])} | {fmt(value)} |")
-    flagged = sum(entry["flagged"] for entry in report["slices"])
-    rows += [
-        "",
-        f"Model {metadata['version']} ({metadata['estimator']}); {flagged} slice(s) flagged. "
-        "Full model card: [reports/model_card.md](reports/model_card.md).",
-    ]
-    return "\n".join(rows)
 
 
 def refresh_readme(readme: Path, table: str) -> bool:
@@ -219,7 +190,6 @@ def refresh_readme(readme: Path, table: str) -> bool:
     pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), flags=re.DOTALL)
     if not pattern.search(text):
         return False
-    readme.write_text(
-        pattern.sub(lambda _: f"{README_START}\n{table}\n{README_END}", text, count=1), encoding="utf-8"
-    )
+    new = pattern.sub(lambda _: f"{README_START}\n{table}\n{README_END}", text, count=1)
+    readme.write_text(new, encoding="utf-8")
     return True

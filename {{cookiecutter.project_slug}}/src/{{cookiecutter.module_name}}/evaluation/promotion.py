@@ -1,10 +1,15 @@
 """The promotion gate: a new model is served only when it beats the baseline and the champion.
 
 Every trained model is registered in MLflow as `<project_slug>` with the alias `challenger`. It
-also becomes `champion` — and is copied from models/candidate/ to models/, which the API
-serves — only if its primary metric on the held-out rows beats the dummy baseline by
-`promotion.margin_vs_baseline` and the current champion, re-scored on the same rows, by
+also becomes `champion` — copied from models/candidate/ to models/, which the API serves, with its
+numbers in the README's results — only if its primary metric on the held-out rows beats the dummy
+baseline by `promotion.margin_vs_baseline` and the current champion, re-scored on the same rows, by
 `promotion.margin_vs_champion`. A model that loses changes nothing that is served.
+
+One registered model per project, so one problem at a time: a champion for another target, task
+or set of input columns (as its run's schema.json records them) is not comparable. The gate says
+so in one line and judges the candidate against the baseline only; if it passes, it replaces that
+champion, whose version stays in the registry.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,8 @@ from ..project import Project
 from ..training.manifest import MANIFEST_FILE
 from ..training.tracking import connect
 from ..training.train import score
-from .evaluate import HELD_OUT_KEYS, held_out_summary, record_held_out
+from .evaluate import score_held_out
+from .model_card import refresh_readme, results_table
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -35,25 +41,10 @@ CHAMPION = "champion"
 
 @dataclass(frozen=True)
 class Comparison:
-    """The candidate's primary metric against one reference, and whether it clears the margin."""
+    """The candidate against one reference on one metric: cleared the margin or not, and the line saying so."""
 
-    against: str
-    candidate: float
-    reference: float
-    margin: float
     passed: bool
-    metric: str | None = None  # set when it is not the decision's primary metric
-    greater_is_better: bool = True
-
-    def describe(self, metric: str, greater: bool) -> str:
-        if self.metric is not None:
-            metric, greater = self.metric, self.greater_is_better
-        needed = self.reference + self.margin if greater else self.reference - self.margin
-        verdict = "passed" if self.passed else "FAILED"
-        return (
-            f"{verdict}: {metric} {self.candidate:.4f} vs {self.against} {self.reference:.4f} "
-            f"(margin {self.margin:g}: needs {'>' if greater else '<'} {needed:.4f})"
-        )
+    text: str
 
 
 @dataclass
@@ -62,17 +53,15 @@ class Decision:
 
     name: str
     version: str
-    metric: str
-    greater: bool
+    champion: str | None  # the champion's version before this decision
     comparisons: list[Comparison] = field(default_factory=list)
-    promoted: bool = False
     notes: list[str] = field(default_factory=list)
-    champion: str | None = None  # the champion's version before this decision
+    promoted: bool = False
 
     def describe(self) -> list[str]:
         """The decision as the CLI prints it: each comparison, the notes, and what is served now."""
         lines = [f"registered {self.name} v{self.version} as challenger"]
-        lines += [comparison.describe(self.metric, self.greater) for comparison in self.comparisons]
+        lines += [comparison.text for comparison in self.comparisons]
         lines += [f"note: {note}" for note in self.notes]
         if self.promoted:
             return [*lines, f"[green]v{self.version} is the champion[/green]; models/ serves it"]
@@ -83,34 +72,29 @@ class Decision:
 def compare(
     task: str, metric: str, candidate: float, against: str, reference: float, margin: float
 ) -> Comparison:
+    passed, greater = beats(task, metric, candidate, reference, margin), metric_directions(task)[metric]
+    needed = reference + margin if greater else reference - margin
     return Comparison(
-        against, candidate, reference, margin, beats(task, metric, candidate, reference, margin)
+        passed,
+        f"{'passed' if passed else 'FAILED'}: {metric} {candidate:.4f} vs {against} {reference:.4f} "
+        f"(margin {margin:g}: needs {'>' if greater else '<'} {needed:.4f})",
     )
 
 
 def promote_model(project: Project) -> Decision:
     """Run the gate for the model in models/candidate/ and return what was decided and why."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI output readable
     metadata = model_files.read_metadata(project.candidate_dir)
     if not metadata.get("mlflow_run_id"):
         raise UserError('The candidate has no MLflow run — run "make train" first.')
     _, test, contract = load_processed(project)
     X, y = test[contract.feature_names], test[contract.target]
-    held_out = metadata.get("held_out_metrics") or score_candidate(project, X, y, contract)
+    held_out = metadata.get("held_out_metrics") or score_held_out(project, X, y, contract)
     version = str(register_candidate(project, metadata["mlflow_run_id"]).version)
-    champion = current_champion(project.config.project_slug)
-    decision = judge(project, version, champion, held_out, X, y, contract)
+    decision = judge(
+        project, version, current_champion(project.config.project_slug), held_out, X, y, contract
+    )
     return apply_decision(project, decision)
-
-
-def score_candidate(project: Project, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, Any]:
-    """Score a candidate that was trained but not evaluated, and record the result in its model.json."""
-    model, _ = model_files.load_skops(project.candidate_dir, "model.skops")
-    baseline, _ = model_files.load_skops(project.candidate_dir, "baseline.skops")
-    held_out = {"model": score(model, X, y, contract), "baseline": score(baseline, X, y, contract)}
-    primary = primary_metric(contract.task, project.config.evaluation.primary_metric)
-    summary = held_out_summary(contract.task, primary, held_out, len(y))
-    record_held_out(project.candidate_dir, summary)
-    return {key: summary[key] for key in HELD_OUT_KEYS}
 
 
 def register_candidate(project: Project, run_id: str) -> Any:
@@ -134,15 +118,34 @@ def register_candidate(project: Project, run_id: str) -> Any:
     return version
 
 
-def current_champion(name: str) -> str | None:
-    """The version the `champion` alias points at, or None before the first promotion."""
+def current_champion(name: str) -> Any | None:
+    """The model version the `champion` alias points at, or None before the first promotion."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+        return MlflowClient().get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None  # no registered model yet, or no champion alias
+
+
+def problem_change(champion: Any, contract: Contract) -> str | None:
+    """Say how the champion's problem (target, task, input columns) differs from this model's, or None."""
+    import mlflow
+
+    schema = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/schema.json")
+    old, new = {f["name"] for f in schema["features"]}, set(contract.feature_names)
+    if (schema["target"], schema["task"]) != (contract.target, contract.task):
+        change = f"and this model predicts `{contract.target}` ({contract.task})"
+    elif old != new:
+        change = f"from other columns (added: {', '.join(sorted(new - old)) or 'none'}; removed: "
+        change += f"{', '.join(sorted(old - new)) or 'none'})"
+    else:
+        return None
+    return (
+        f"the champion v{champion.version} predicts `{schema['target']}` ({schema['task']}) {change}: not "
+        f"comparable, so this model is judged against the baseline only and, if it passes, replaces v{champion.version}"
+    )
 
 
 def load_champion(name: str) -> Any:
@@ -151,7 +154,6 @@ def load_champion(name: str) -> Any:
     import skops.io as sio
     from mlflow.models import Model
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI output readable
     with tempfile.TemporaryDirectory(prefix="champion-") as downloads:
         uri = f"models:/{name}@{CHAMPION}"
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=downloads))
@@ -159,64 +161,53 @@ def load_champion(name: str) -> Any:
         return sio.load(local / file_name, trusted=model_files.TRUSTED_TYPES)
 
 
-def challenge_champion(
-    project: Project, decision: Decision, candidate: float, X: pd.DataFrame, y: pd.Series, contract: Contract
-) -> None:
-    """Re-score the current champion on the same held-out rows and compare (no champion: nothing to beat)."""
-    if decision.champion is None:
-        decision.notes.append("no champion yet: the candidate only has to beat the baseline")
-        return
-    try:
-        reference = score(load_champion(decision.name), X, y, contract)[decision.metric]
-    except (KeyError, ValueError) as exc:  # the data contract changed since the champion was trained
-        decision.notes.append(
-            f"champion v{decision.champion} cannot score today's held-out data ({exc}); it is replaced"
-        )
-        return
-    margin = project.config.promotion.margin_vs_champion
-    against = f"champion v{decision.champion}"
-    decision.comparisons.append(
-        compare(contract.task, decision.metric, candidate, against, reference, margin)
-    )
-
-
 def judge(
     project: Project,
     version: str,
-    champion: str | None,
+    champion: Any | None,
     held_out: dict[str, Any],
     X: pd.DataFrame,
     y: pd.Series,
     contract: Contract,
 ) -> Decision:
     """Decide whether the candidate beats the baseline and the champion. Nothing served changes here."""
-    cfg = project.config
-    metric = primary_metric(contract.task, cfg.evaluation.primary_metric)
-    decision = Decision(cfg.project_slug, version, metric, metric_directions(contract.task)[metric])
-    decision.champion = champion
-    model_scores, baseline_scores = held_out["model"], held_out["baseline"]
-    candidate = model_scores[metric]
-    margin = cfg.promotion.margin_vs_baseline
-    decision.comparisons.append(
-        compare(contract.task, metric, candidate, "dummy baseline", baseline_scores[metric], margin)
-    )
-    for extra in baseline_metrics(contract.task, metric)[1:]:
-        check = compare(
-            contract.task, extra, model_scores[extra], "dummy baseline", baseline_scores[extra], 0.0
+    cfg, task = project.config, contract.task
+    primary = primary_metric(task, cfg.evaluation.primary_metric)
+    decision = Decision(cfg.project_slug, version, None if champion is None else str(champion.version))
+    candidate = held_out["model"]
+    for metric in baseline_metrics(task, primary):  # the primary metric with its margin, a guard without
+        margin = cfg.promotion.margin_vs_baseline if metric == primary else 0.0
+        reference = held_out["baseline"][metric]
+        decision.comparisons.append(
+            compare(task, metric, candidate[metric], "dummy baseline", reference, margin)
         )
-        greater = metric_directions(contract.task)[extra]
-        decision.comparisons.append(replace(check, metric=extra, greater_is_better=greater))
-    if champion == version:
+    if champion is None:
+        decision.notes.append("no champion yet: the candidate only has to beat the baseline")
+    elif decision.champion == version:
         decision.notes.append(f"v{version} is already the champion; the gate does not demote")
-        decision.promoted = True
+    elif change := problem_change(champion, contract):
+        decision.notes.append(change)
     else:
-        challenge_champion(project, decision, candidate, X, y, contract)
-        decision.promoted = all(c.passed for c in decision.comparisons)
+        against = f"champion v{decision.champion}"
+        try:
+            reference = score(load_champion(decision.name), X, y, contract)[primary]
+        except (KeyError, ValueError) as exc:  # same columns, other values (a new class, a new type)
+            decision.notes.append(f"{against} cannot score today's held-out data ({exc}); it is replaced")
+        else:
+            margin = cfg.promotion.margin_vs_champion
+            decision.comparisons.append(
+                compare(task, primary, candidate[primary], against, reference, margin)
+            )
+    decision.promoted = decision.champion == version or all(c.passed for c in decision.comparisons)
     return decision
 
 
-def publish(candidate_dir: Path, models_dir: Path) -> None:
-    """Copy the candidate's files into models/, model.json last; drop files only the old champion had."""
+def publish(project: Project) -> None:
+    """Copy the candidate's files into models/, model.json last; drop files only the old champion had.
+
+    Then the README's results show the model models/ serves.
+    """
+    candidate_dir, models_dir = project.candidate_dir, project.models_dir
     metadata = model_files.read_metadata(candidate_dir)
     names = [*metadata["files"], MANIFEST_FILE]
     served = models_dir / model_files.METADATA_FILE
@@ -227,17 +218,18 @@ def publish(candidate_dir: Path, models_dir: Path) -> None:
         (models_dir / name).unlink(missing_ok=True)
     # Last: whoever reads the new model.json finds every file it names already in place.
     shutil.copy2(candidate_dir / model_files.METADATA_FILE, served)
+    refresh_readme(project.root / "README.md", results_table(metadata))
 
 
 def apply_decision(project: Project, decision: Decision) -> Decision:
-    """Make a winning candidate `champion` and copy it to models/; record the verdict on its version."""
+    """Make a winning candidate `champion` and publish it to models/; record the verdict on its version."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
     if decision.promoted:
         client.set_registered_model_alias(decision.name, CHAMPION, decision.version)
-        publish(project.candidate_dir, project.models_dir)
-    failed = [c.describe(decision.metric, decision.greater) for c in decision.comparisons if not c.passed]
+        publish(project)
+    failed = [comparison.text for comparison in decision.comparisons if not comparison.passed]
     verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
     client.set_model_version_tag(decision.name, decision.version, "gate", verdict)
     return decision

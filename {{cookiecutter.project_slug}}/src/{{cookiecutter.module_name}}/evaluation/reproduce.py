@@ -26,7 +26,8 @@ from ..training.manifest import (
     read_manifest,
 )
 from ..training.tracking import git_state, package_versions
-from ..training.train import export, fit_models, score
+from ..training.train import export, fit_models
+from .evaluate import score_held_out
 
 # Compared byte for byte when a reproduced model is exported. model.skops is not: skops names the
 # arrays in its zip after memory addresses and stamps the time, so its predictions stand in for it.
@@ -54,29 +55,23 @@ def make_workspace(project: Project, manifest: dict[str, Any], root: Path) -> Pr
 
 def rerun(workspace: Project) -> dict[str, Any]:
     """Run data → train → evaluate in the workspace without tracking; return what the manifest records."""
-
     prepare_data(workspace)
     train, test, contract = load_processed(workspace)
     result = fit_models(workspace, train, contract)
     data_digest = digest(pd.concat([train, test]))
     metadata = export(workspace, result, contract, data_digest, run_id=None)
     X, y = test[contract.feature_names], test[contract.target]
-    metrics = {
-        "baseline": score(result.baseline, X, y, contract),
-        "model": score(result.model, X, y, contract),
-    }
+    held_out = score_held_out(workspace, X, y, contract)
     return {
         "data_digest": data_digest,
         "files": metadata["files"],
-        "metrics": metrics,
+        "metrics": {who: held_out[who] for who in ("baseline", "model")},
         "predictions_digest": predictions_digest(result.model, X, contract.task),
     }
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True  # NaN in both
-    return a == b
+def same(recorded: Any, again: Any) -> bool:
+    return recorded == again or (recorded != recorded and again != again)  # NaN in both is the same
 
 
 def compare(manifest: dict[str, Any], rerun_result: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -105,7 +100,7 @@ def compare(manifest: dict[str, Any], rerun_result: dict[str, Any]) -> tuple[lis
         f"{who} {name}: recorded {value!r}, re-run {rerun_result['metrics'][who].get(name)!r}"
         for who, metrics in evaluation["metrics"].items()
         for name, value in metrics.items()
-        if not _same(value, rerun_result["metrics"][who].get(name))
+        if not same(value, rerun_result["metrics"][who].get(name))
     ]
     check(not changed, "held-out metrics identical", "; ".join(changed))
     check(

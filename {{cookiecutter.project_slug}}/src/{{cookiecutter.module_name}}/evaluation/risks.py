@@ -34,54 +34,52 @@ def collect_facts(
     for feature in contract.features:
         column = test[feature.name]
         if feature.kind == NUMERIC and feature.minimum is not None:
-            count = int(((column < feature.minimum) | (column > feature.maximum)).sum())
-            if count:
-                out_of_range[feature.name] = count
+            out_of_range[feature.name] = int(((column < feature.minimum) | (column > feature.maximum)).sum())
         elif feature.kind == CATEGORICAL and feature.categories:
-            count = int((~column.astype(str).isin(feature.categories)).sum())
-            if count:
-                unseen[feature.name] = count
-    y = train[contract.target]
+            unseen[feature.name] = int((~column.astype(str).isin(feature.categories)).sum())
     prepared = (project.processed_dir / "train.parquet").stat().st_mtime
+    classes = train[contract.target].value_counts() if contract.task == "classification" else None
     return {
         "source": project.config.data.path or project.config.data.source,
         "n_train": len(train),
         "n_test": len(test),
         "prepared": pd.Timestamp(prepared, unit="s", tz="UTC").isoformat(timespec="seconds"),
-        "class_counts": {str(k): int(v) for k, v in y.value_counts().items()}
-        if contract.task == "classification"
-        else None,
+        "class_counts": None if classes is None else {str(k): int(v) for k, v in classes.items()},
         "missing_share": {f.name: f.missing_share for f in contract.features if f.missing_share > 0},
-        "out_of_range": out_of_range,
-        "unseen_categories": unseen,
+        "out_of_range": {name: count for name, count in out_of_range.items() if count},
+        "unseen_categories": {name: count for name, count in unseen.items() if count},
     }
 
 
-def _slice_name(entry: dict[str, Any]) -> str:
-    return f"{entry['column']}={entry['value']}"
+def describe_slice(entry: dict[str, Any], primary: str) -> str:
+    """A flagged slice in one line: which rows, its primary metric, how much worse than overall."""
+    return (
+        f"{entry['column']}={entry['value']}: {primary} {fmt(entry['primary'])}, "
+        f"{entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} held-out rows)"
+    )
+
+
+def listed(counts: dict[str, Any], unit: str = " rows") -> str:
+    return ", ".join(f"`{name}` ({value}{unit})" for name, value in counts.items())
 
 
 def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any] | None) -> list[str]:
     """Derive the card's limitations and risks from measured facts, most serious first."""
     primary, facts = report["primary_metric"], report["data"]
-    model = report["model"][primary]
+    model, cv = report["model"][primary], report["cv"]["model"][primary]
     notes = []
     if not report["beats_baseline"]:
         missed = baseline_shortfalls(report["task"], primary, report["model"], report["baseline"])
-        notes.append(f"**The model does not beat the dummy baseline** on {missed or primary}: do not use it.")
-    flagged = [s for s in report["slices"] if s["flagged"]]
-    for entry in flagged:
-        kind = "sensitive group" if entry["sensitive"] else "slice"
-        notes.append(
-            f"Weaker on the {kind} **{_slice_name(entry)}**: {primary} {fmt(entry['primary'])}, "
-            f"{entry['worse_by'] * 100:.0f}% worse than overall ({entry['rows']} held-out rows)."
-        )
+        notes.append(f"**The model does not beat the dummy baseline** on {missed}: do not use it.")
+    for entry in report["slices"]:
+        if entry["flagged"]:
+            kind = "sensitive group" if entry["sensitive"] else "slice"
+            notes.append(f"Weaker on the {kind} {describe_slice(entry, primary)}.")
     if not contract.sensitive_columns:
         notes.append(
             "No `data.sensitive_columns` are declared, so performance across groups of people "
             "(or other protected attributes) was not measured."
         )
-    cv = report["cv"]["model"][primary]
     if facts["n_train"] < SMALL_DATA_ROWS:
         notes.append(
             f"Small data: {facts['n_train']} training and {facts['n_test']} held-out rows; held-out "
@@ -105,23 +103,29 @@ def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any
             f"Class imbalance: '{rare}' is {(counts[rare] / sum(counts.values())) * 100:.0f}% of training rows; "
             "accuracy flatters the model — read balanced accuracy and the per-class curves."
         )
-    small = [_slice_name(s) for s in report["slices"] if s["metrics"] is None]
-    if small:
+    if small := [f"{s['column']}={s['value']}" for s in report["slices"] if s["metrics"] is None]:
         notes.append(f"Too few held-out rows to judge (< {report['slice_min_rows']}): {', '.join(small)}.")
     if facts["out_of_range"]:
-        listed = ", ".join(f"`{k}` ({v} rows)" for k, v in facts["out_of_range"].items())
-        notes.append(f"Held-out values outside the training range in {listed}: the model extrapolates there.")
+        notes.append(
+            f"Held-out values outside the training range in {listed(facts['out_of_range'])}: "
+            "the model extrapolates there."
+        )
     if facts["unseen_categories"]:
-        listed = ", ".join(f"`{k}` ({v} rows)" for k, v in facts["unseen_categories"].items())
-        notes.append(f"Held-out labels unseen in training in {listed}: they are encoded as all zeros.")
+        notes.append(
+            f"Held-out labels unseen in training in {listed(facts['unseen_categories'])}: "
+            "they are encoded as all zeros."
+        )
     if facts["missing_share"]:
-        listed = ", ".join(f"`{k}` ({v * 100:.0f}%)" for k, v in facts["missing_share"].items())
-        notes.append(f"Missing values are imputed (numbers: median; labels: 'missing') in {listed}.")
-    unused = [name for name, value in report["permutation_importance"].items() if value["mean"] <= 0]
-    if unused:
+        shares = {name: f"{share * 100:.0f}" for name, share in facts["missing_share"].items()}
+        notes.append(
+            f"Missing values are imputed (numbers: median; labels: 'missing') in {listed(shares, '%')}."
+        )
+    if unused := [
+        f"`{name}`" for name, value in report["permutation_importance"].items() if value["mean"] <= 0
+    ]:
         notes.append(
             f"No measurable effect on held-out {primary} when shuffled alone (correlated columns can stand "
-            f"in for each other): {', '.join(f'`{n}`' for n in unused)}."
+            f"in for each other): {', '.join(unused)}."
         )
     notes.append(describe_drift(drift))
     notes.append(

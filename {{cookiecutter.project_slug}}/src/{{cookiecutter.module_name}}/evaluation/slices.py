@@ -35,12 +35,12 @@ def slice_labels(column: pd.Series) -> pd.Series:
     if column.dtype.kind in "iuf" and column.nunique() > FEW_VALUES:
         bins = pd.qcut(column, q=QUARTILES, duplicates="drop").astype(str)
         return bins.where(column.notna(), MISSING_CATEGORY)
-    labels = column.map(_label)
+    labels = column.map(label_of)
     frequent = labels.value_counts().index[: MAX_SLICES - 1]
     return labels.where(labels.isin(frequent), OTHER) if labels.nunique() > MAX_SLICES else labels
 
 
-def _label(value: Any) -> str:
+def label_of(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING_CATEGORY
     if isinstance(value, float) and value.is_integer():
@@ -66,56 +66,49 @@ def score_slice(
     return {name: (None if math.isnan(value) else value) for name, value in scores.items()}
 
 
-def worse_by(task: str, metric: str, value: float, overall: float) -> float:
-    """How much worse a slice is than overall, as a share of the overall value (negative = better)."""
-    difference = overall - value if metric_directions(task)[metric] else value - overall
-    return difference / abs(overall) if overall else difference
-
-
 def slice_metrics(
     groups: pd.DataFrame,
     y_true: pd.Series,
     y_pred: np.ndarray,
     proba: np.ndarray | None,
-    *,
-    task: str,
-    classes: list[str] | None,
+    contract: Contract,
     primary: str,
-    sensitive: tuple[str, ...] = (),
     gap: float = 0.1,
     min_rows: int = 10,
 ) -> list[dict[str, Any]]:
     """Score every slice of every column in `groups` (rows aligned with y_true).
 
     Returns one entry per slice: column, value, rows, whether the column is sensitive, all
-    metrics, how much worse than overall the primary metric is, and a flag when that exceeds
-    `gap`. Slices with fewer than `min_rows` rows are listed with their count but not scored.
+    metrics, how much worse than overall the primary metric is (a share of the overall value;
+    negative = better), and a flag when that exceeds `gap`. Slices with fewer than `min_rows`
+    rows are listed with their count but not scored.
     """
-    truth = y_true.to_numpy()
+    task, classes, truth = contract.task, contract.classes, y_true.to_numpy()
     overall = score_slice(task, truth, y_pred, proba, classes)[primary]
+    greater = metric_directions(task)[primary]
     results = []
     for column in groups.columns:
         labels = slice_labels(groups[column].reset_index(drop=True))
         for value, rows in sorted(labels.groupby(labels, sort=False).indices.items()):
-            entry: dict[str, Any] = {
-                "column": column,
-                "value": value,
-                "rows": len(rows),
-                "sensitive": column in sensitive,
-                "metrics": None,
-                "primary": None,
-                "worse_by": None,
-                "flagged": False,
-            }
+            scores = None
             if len(rows) >= min_rows:
                 scores = score_slice(
                     task, truth[rows], y_pred[rows], None if proba is None else proba[rows], classes
                 )
-                value_primary = scores[primary]
-                entry["metrics"] = scores
-                entry["primary"] = value_primary
-                if value_primary is not None and overall is not None:
-                    entry["worse_by"] = worse_by(task, primary, value_primary, overall)
-                    entry["flagged"] = bool(entry["worse_by"] > gap)
-            results.append(entry)
+            mine = None if scores is None else scores[primary]
+            worse_by = None
+            if mine is not None and overall is not None:
+                worse_by = (overall - mine if greater else mine - overall) / (abs(overall) or 1.0)
+            results.append(
+                {
+                    "column": column,
+                    "value": value,
+                    "rows": len(rows),
+                    "sensitive": column in contract.sensitive_columns,
+                    "metrics": scores,
+                    "primary": mine,
+                    "worse_by": worse_by,
+                    "flagged": worse_by is not None and worse_by > gap,
+                }
+            )
     return results
