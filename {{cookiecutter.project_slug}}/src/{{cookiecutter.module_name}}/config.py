@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .metrics import metric_directions
 
@@ -143,7 +143,7 @@ class MonitoringConfig(StrictModel):
 
 
 class Config(StrictModel):
-    project_name: str
+    project_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     project_slug: str = Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
     data: DataConfig
     split: SplitConfig = SplitConfig()
@@ -158,13 +158,6 @@ class Config(StrictModel):
     paths: PathsConfig = PathsConfig()
     serving: ServingConfig = ServingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
-
-    @field_validator("project_name")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("project_name must not be empty")
-        return value
 
     @model_validator(mode="after")
     def _metric_fits_the_task(self) -> Config:

@@ -15,7 +15,6 @@ from typing import Any
 NUMERIC = "numeric"
 BOOLEAN = "boolean"
 CATEGORICAL = "categorical"
-KINDS = (NUMERIC, BOOLEAN, CATEGORICAL)
 # Missing labels are this string, not NaN, so that the exported ONNX graph sees only strings.
 MISSING_CATEGORY = "missing"
 # Categories kept in the contract per column: enough for docs and checks, bounded in size.
@@ -116,31 +115,20 @@ def infer_contract(
 
 def _describe(column: Any, derived_from: str | None, kind: str | None) -> Feature:
     present = column[column.notna() & (column != MISSING_CATEGORY)]
-    missing_share = round(1.0 - len(present) / len(column), 6) if len(column) else 0.0
     kind = kind or feature_kind(column)
-    example = _plain(present.iloc[0]) if len(present) else None
     if kind == CATEGORICAL:
         counts = present.astype(str).value_counts(sort=False)
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        categories = [name for name, _ in ranked[:MAX_LISTED_CATEGORIES]]
-        return Feature(
-            column.name,
-            kind,
-            categories=categories,
-            missing_share=missing_share,
-            derived_from=derived_from,
-            example=example,
-        )
-    low = float(present.min()) if len(present) else None
-    high = float(present.max()) if len(present) else None
+        seen = {"categories": [name for name, _ in ranked[:MAX_LISTED_CATEGORIES]]}
+    else:
+        seen = {"minimum": float(present.min()), "maximum": float(present.max())} if len(present) else {}
     return Feature(
         column.name,
         kind,
-        minimum=low,
-        maximum=high,
-        missing_share=missing_share,
+        **seen,
+        missing_share=round(1.0 - len(present) / len(column), 6) if len(column) else 0.0,
         derived_from=derived_from,
-        example=example,
+        example=_plain(present.iloc[0]) if len(present) else None,
     )
 
 

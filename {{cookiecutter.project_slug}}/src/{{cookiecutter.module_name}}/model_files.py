@@ -51,16 +51,16 @@ def save_skops(estimator: Any, path: Path) -> str:
 
 def read_metadata(models_dir: Path) -> dict[str, Any]:
     path = models_dir / METADATA_FILE
-    if not path.is_file() and (models_dir / "candidate" / METADATA_FILE).is_file():
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    if (models_dir / "candidate" / METADATA_FILE).is_file():
         raise ModelFileError(
             f"No champion at {path}: the model trained in {models_dir / 'candidate'} was not promoted — "
             'run "make promote" (it promotes the model if it passes the gate, else prints why not).'
         )
-    if not path.is_file():
-        raise ModelFileError(
-            f'No model at {path} — run "make pipeline" first (it trains and promotes a champion).'
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
+    raise ModelFileError(
+        f'No model at {path} — run "make pipeline" first (it trains and promotes a champion).'
+    )
 
 
 def write_metadata(models_dir: Path, metadata: dict[str, Any]) -> None:

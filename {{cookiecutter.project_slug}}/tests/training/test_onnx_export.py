@@ -57,11 +57,11 @@ def quick_tree_model(trained_project: Project, contract: Contract, family: str, 
 def test_failed_parity_falls_back_to_skops_and_says_why(
     tmp_path, trained_project: Project, exported: tuple[dict, Contract, pd.DataFrame], monkeypatch
 ) -> None:
-    _, contract, _ = exported
+    _, contract, test = exported
     model = quick_tree_model(trained_project, contract, "random_forest", {"n_estimators": 5})
     monkeypatch.setattr(onnx_export, "PROBA_TOLERANCE", -1.0)  # nothing can pass: a forced failure
     monkeypatch.setattr(onnx_export, "REGRESSION_TOLERANCE", -1.0)
-    fields = onnx_export.export_onnx(trained_project, model, contract, {"model.skops": "x"}, tmp_path)
+    fields = onnx_export.export_onnx(model, contract, test, {"model.skops": "x"}, tmp_path)
     assert fields["runtime"] == "skops"
     assert fields["onnx_parity"]["passed"] is False
     assert "differs" in fields["runtime_reason"] or "labels differ" in fields["runtime_reason"]
@@ -71,16 +71,16 @@ def test_failed_parity_falls_back_to_skops_and_says_why(
 def test_random_forest_serves_on_onnx_only_if_it_passes_parity(
     tmp_path, trained_project: Project, exported: tuple[dict, Contract, pd.DataFrame]
 ) -> None:
-    _, contract, _ = exported
+    _, contract, test = exported
     model = quick_tree_model(trained_project, contract, "random_forest", {"n_estimators": 10})
-    fields = onnx_export.export_onnx(trained_project, model, contract, {}, tmp_path)
+    fields = onnx_export.export_onnx(model, contract, test, {}, tmp_path)
     assert (fields["runtime"] == "onnx") == fields["onnx_parity"]["passed"], fields["runtime_reason"]
 
 
 def test_model_that_does_not_convert_falls_back_to_skops(
     tmp_path, trained_project: Project, exported: tuple[dict, Contract, pd.DataFrame], monkeypatch
 ) -> None:
-    _, contract, _ = exported
+    _, contract, test = exported
     model = quick_tree_model(trained_project, contract, "linear", {})
 
     def unsupported(*args, **kwargs):
@@ -88,7 +88,7 @@ def test_model_that_does_not_convert_falls_back_to_skops(
 
     monkeypatch.setattr(onnx_export, "convert", unsupported)
     (tmp_path / "model.onnx").write_bytes(b"stale graph from an earlier model")
-    fields = onnx_export.export_onnx(trained_project, model, contract, {"model.skops": "x"}, tmp_path)
+    fields = onnx_export.export_onnx(model, contract, test, {"model.skops": "x"}, tmp_path)
     assert fields["runtime"] == "skops"
     assert fields["onnx_parity"] is None
     assert "does not convert to ONNX (RuntimeError: Unable to find" in fields["runtime_reason"]

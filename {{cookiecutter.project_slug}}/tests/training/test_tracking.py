@@ -8,7 +8,6 @@ import pytest
 
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.project import Project, load_project
-from {{ cookiecutter.module_name }}.training.tracking import flatten
 
 from ..conftest import write_config
 
@@ -22,12 +21,15 @@ def run_statuses(project: Project) -> list[str]:
     return [run.info.status for run in runs]
 
 
-def test_flatten_turns_sections_into_dotted_keys() -> None:
-    assert flatten({"data": {"task": "regression", "drop": []}, "seed": 1}) == {
-        "data.task": "regression",
-        "data.drop": [],
-        "seed": 1,
-    }
+def test_the_run_logs_the_config_as_dotted_params_without_sensitive_columns(trained_project: Project) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(trained_project.tracking_uri)
+    experiment = mlflow.get_experiment_by_name(trained_project.config.tracking.experiment)
+    (run,) = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    assert run.data.params["data.task"] == trained_project.config.data.task
+    assert run.data.params["cv.folds"] == str(trained_project.config.cv.folds)
+    assert not [key for key in run.data.params if key.startswith("data.sensitive")]
 
 
 def test_a_pipeline_leaves_one_finished_run(trained_project: Project) -> None:

@@ -14,7 +14,7 @@ def build_preprocessor(contract: Contract, max_categories: int) -> ColumnTransfo
     """Impute and scale numbers and flags; one-hot encode the most frequent labels of each column.
 
     Labels outside the top `max_categories` (and unseen ones) encode as all zeros. Missing labels
-    arrive as the string "missing" (see schema.MISSING_CATEGORY), so every step converts to ONNX.
+    arrive as the string "missing" (contract.MISSING_CATEGORY), so every step converts to ONNX.
     """
     numeric = Pipeline(
         [

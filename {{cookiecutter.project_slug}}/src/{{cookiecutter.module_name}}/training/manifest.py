@@ -1,7 +1,7 @@
-"""Record what a run depends on in manifest.json: code, data, lock file, config, seed, versions.
+"""manifest.json: what a run depends on (code, data, lock file, config, seed, package versions).
 
-train writes it beside the model (and logs it to MLflow); evaluate adds the held-out metrics and a
-digest of the test predictions. evaluation/reproduce.py re-runs it and compares.
+train writes it beside the model and logs it to MLflow; evaluate adds the held-out metrics and a
+digest of the test predictions; evaluation/reproduce.py re-runs it and compares.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MANIFEST_PACKAGES = (
     "scipy",
     "pandas",
     "pyarrow",
+    "pandera",
     "skops",
     "mlflow",
     "skl2onnx",
@@ -35,18 +36,12 @@ MANIFEST_PACKAGES = (
 )
 
 
-def sha256_text(text: str) -> str:
-    """Return the hex SHA-256 of a string's UTF-8 bytes."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def config_digest(config: dict[str, Any]) -> str:
     """Digest of the config's values (comments and key order do not count)."""
-    return sha256_text(json.dumps(config, sort_keys=True, default=str))
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def build_manifest(project: Project, data_digest: str, files: dict[str, str]) -> dict[str, Any]:
-    """Record everything a run depends on: code, data, lock file, config, seed, versions."""
     config = project.config.model_dump(mode="json")
     lock = project.root / LOCK_FILE
     git = git_state(project.root)
@@ -67,7 +62,6 @@ def build_manifest(project: Project, data_digest: str, files: dict[str, str]) ->
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
-    """Write manifest.json into directory and return its path."""
     path = directory / MANIFEST_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -75,7 +69,6 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """Read a manifest, or say which command writes it."""
     if not path.is_file():
         raise UserError(f'No manifest at {path} — run "make pipeline" first (or pass --manifest).')
     return json.loads(path.read_text(encoding="utf-8"))

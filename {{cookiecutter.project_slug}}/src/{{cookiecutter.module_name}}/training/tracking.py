@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import subprocess
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..contract import Contract
 from ..model_files import TRUSTED_TYPES
 from ..project import Project
 
-TRACKED_PACKAGES = ("scikit-learn", "numpy", "pandas", "skops", "mlflow", "pandera")
+# What model.skops needs to load: pinned as the logged model's requirements.
 MODEL_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
 
 
@@ -53,27 +54,14 @@ def mlflow_run(project: Project, run_id: str | None = None) -> Iterator[str]:
         yield run.info.run_id
 
 
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested config sections into dotted keys: {'data': {'task': ..}} → {'data.task': ..}."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def git_state(root: Path) -> dict[str, str]:
     """Return the commit and dirty flag of the project's git checkout, when there is one."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
+
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5
-        )
+        sha, status = git("rev-parse", "HEAD"), git("status", "--porcelain")
     except (OSError, subprocess.TimeoutExpired):
         return {}
     if sha.returncode != 0:
@@ -81,20 +69,20 @@ def git_state(root: Path) -> dict[str, str]:
     return {"git_sha": sha.stdout.strip(), "git_dirty": str(bool(status.stdout.strip())).lower()}
 
 
-def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
     """Return the installed version of each named distribution (absent ones are left out)."""
     versions = {}
     for name in names:
-        try:
+        with suppress(importlib_metadata.PackageNotFoundError):
             versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
     return versions
 
 
-def finite(metrics: dict[str, float]) -> dict[str, float]:
-    """Drop NaN values: MLflow stores them, but they plot as gaps and compare as unequal."""
-    return {name: value for name, value in metrics.items() if value == value}
+def log_metrics(metrics: dict[str, float]) -> None:
+    """Log metrics to the active run without NaN: MLflow stores it, but it plots as a gap."""
+    import mlflow
+
+    mlflow.log_metrics({name: value for name, value in metrics.items() if not math.isnan(value)})
 
 
 def log_training(
@@ -104,31 +92,29 @@ def log_training(
     contract: Contract,
     data_digest: str,
 ) -> None:
-    """Log params, tags, CV metrics, the training dataset and the environment to the active run."""
+    """Log params, tags, CV metrics, the training dataset and the contract to the active run."""
     import mlflow
 
-    cfg = project.config
-    # Sensitive columns never reach MLflow: neither their names in the params nor their values.
-    params = {k: v for k, v in flatten(cfg.model_dump()).items() if not k.startswith("data.sensitive")}
-    mlflow.log_params(params)
+    # Nested sections as dotted keys (data.task, ...). Sensitive columns never reach MLflow: neither
+    # their names in the params nor their values.
+    params = pd.json_normalize(project.config.model_dump(), sep=".").to_dict("records")[0]
+    mlflow.log_params({key: value for key, value in params.items() if not key.startswith("data.sensitive")})
     mlflow.set_tags(
         {
             "task": contract.task,
-            "model_family": cfg.model.family,
+            "model_family": project.config.model.family,
             "data_digest": data_digest,
             "python": platform.python_version(),
             **git_state(project.root),
         }
     )
-    mlflow.log_metrics(
-        finite(
-            {
-                f"{who}_cv_{metric}_{stat}": value
-                for who, metrics in cv.items()
-                for metric, stats in metrics.items()
-                for stat, value in stats.items()
-            }
-        )
+    log_metrics(
+        {
+            f"{who}_cv_{metric}_{stat}": value
+            for who, metrics in cv.items()
+            for metric, stats in metrics.items()
+            for stat, value in stats.items()
+        }
     )
     dataset = mlflow.data.from_pandas(
         train.drop(columns=contract.sensitive_columns),
@@ -138,7 +124,6 @@ def log_training(
         digest=data_digest[:16],
     )
     mlflow.log_input(dataset, context="training")
-    mlflow.log_dict(package_versions(), "environment.json")
     mlflow.log_dict(contract.to_dict(), "schema.json")
 
 
@@ -165,14 +150,8 @@ def log_evaluation(held_out: dict[str, dict[str, float]], files: list[Path]) -> 
     """Add held-out metrics and the report files to the active run."""
     import mlflow
 
-    mlflow.log_metrics(
-        finite(
-            {
-                f"{who}_test_{name}": value
-                for who, values in held_out.items()
-                for name, value in values.items()
-            }
-        )
+    log_metrics(
+        {f"{who}_test_{name}": value for who, values in held_out.items() for name, value in values.items()}
     )
     for path in files:
         mlflow.log_artifact(str(path), artifact_path="figures" if path.suffix == ".png" else "reports")

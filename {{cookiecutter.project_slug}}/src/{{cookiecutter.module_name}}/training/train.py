@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -62,27 +61,28 @@ def describe_training(project: Project, result: TrainResult, metadata: dict[str,
     return [*lines, f"model {metadata['version']} → {project.candidate_dir}, MLflow run {run}"]
 
 
+def check_params(estimator: Any, names: Iterable[str], key: str) -> None:
+    """Refuse a parameter name the estimator does not have; `key` says where config.yaml sets it."""
+    valid = estimator.get_params()
+    for name in names:
+        if name not in valid:
+            raise ConfigError(
+                f"{key}.{name} is not a parameter of {type(estimator).__name__} — valid: {', '.join(sorted(valid))}."
+            )
+
+
 def build_estimator(task: str, family: str, params: dict[str, Any], seed: int) -> Any:
-    """Instantiate the configured estimator; refuse parameters it does not have."""
+    """Instantiate the configured estimator, seeded; refuse parameters it does not have."""
     module, name, defaults = ESTIMATORS[(task, family)]
     estimator = getattr(importlib.import_module(module), name)(**defaults)
-    valid = estimator.get_params()
-    for key in params:
-        if key not in valid:
-            raise ConfigError(
-                f"model.params.{key} is not a parameter of {name} — valid: {', '.join(sorted(valid))}."
-            )
-    if "random_state" in valid:
+    check_params(estimator, params, "model.params")
+    if "random_state" in estimator.get_params():
         estimator.set_params(random_state=seed)
     return estimator.set_params(**params)
 
 
 def build_pipeline(contract: Contract, estimator: Any, max_categories: int) -> Pipeline:
     return Pipeline([("preprocess", build_preprocessor(contract, max_categories)), ("model", estimator)])
-
-
-def build_baseline(task: str) -> Any:
-    return DummyClassifier(strategy="prior") if task == "classification" else DummyRegressor(strategy="mean")
 
 
 def score(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, float]:
@@ -105,18 +105,15 @@ def cross_validate(
     else:
         folds = min(folds, len(y) // 2)
         splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    runs = []
+    scores = []
     for fit_rows, val_rows in splitter.split(X, y):
         fitted = fit(clone(pipeline), X.iloc[fit_rows], y.iloc[fit_rows])
-        runs.append(score(fitted, X.iloc[val_rows], y.iloc[val_rows], contract))
-    summary = {}
-    for metric in runs[0]:
-        values = np.array([run[metric] for run in runs], dtype=float)
-        finite = values[~np.isnan(values)]
-        summary[metric] = {
-            "mean": float(finite.mean()) if finite.size else math.nan,
-            "std": float(finite.std()) if finite.size else math.nan,
-        }
+        scores.append(score(fitted, X.iloc[val_rows], y.iloc[val_rows], contract))
+    # pandas skips NaN (say, ROC AUC on a fold that lacks a class); a metric NaN on every fold stays NaN.
+    summary = {
+        metric: {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+        for metric, values in pd.DataFrame(scores).items()
+    }
     return summary, folds
 
 
@@ -137,18 +134,12 @@ def fit_models(project: Project, train: pd.DataFrame, contract: Contract) -> Tra
     cfg = project.config
     X, y = train[contract.feature_names], train[contract.target]
     estimator = build_estimator(cfg.data.task, cfg.model.family, cfg.model.params, cfg.split.seed)
-    max_categories = cfg.features.max_categories
-    model = build_pipeline(contract, estimator, max_categories)
-    baseline = build_pipeline(contract, build_baseline(cfg.data.task), max_categories)
+    dummy = DummyClassifier(strategy="prior") if cfg.data.task == "classification" else DummyRegressor()
+    model, baseline = (build_pipeline(contract, e, cfg.features.max_categories) for e in (estimator, dummy))
     model_cv, folds = cross_validate(model, X, y, contract, cfg.cv.folds, cfg.split.seed)
     baseline_cv, _ = cross_validate(baseline, X, y, contract, cfg.cv.folds, cfg.split.seed)
-    return TrainResult(
-        fit(model, X, y),
-        fit(baseline, X, y),
-        {"model": model_cv, "baseline": baseline_cv},
-        folds,
-        type(estimator).__name__,
-    )
+    cv = {"model": model_cv, "baseline": baseline_cv}
+    return TrainResult(fit(model, X, y), fit(baseline, X, y), cv, folds, type(estimator).__name__)
 
 
 def export(
@@ -180,10 +171,10 @@ def export(
         "cv_metrics": result.cv,
         "data_digest": data_digest,
         "mlflow_run_id": run_id,
-        "files": files,
     }
-    # Also export model.onnx; it serves only if it matches the Pipeline on the held-out split.
-    metadata |= onnx_export.export_onnx(project, result.model, contract, files, models_dir)
+    # model.onnx is exported too; it serves only if it matches the Pipeline on the held-out split.
+    held_out = pd.read_parquet(project.processed_dir / "test.parquet")
+    metadata |= onnx_export.export_onnx(result.model, contract, held_out, files, models_dir)
     model_files.write_metadata(models_dir, metadata)
     return metadata
 

@@ -7,7 +7,6 @@ honest. Each trial is a nested MLflow run under one parent run; the search is se
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ from ..data.prepare import load_processed
 from ..errors import ConfigError
 from ..metrics import metric_directions, primary_metric
 from ..project import Project
-from .train import build_estimator, build_pipeline, cross_validate
+from . import tracking
+from .train import build_estimator, build_pipeline, check_params, cross_validate
 
 
 @dataclass
@@ -60,14 +60,9 @@ def search_space(project: Project) -> dict[str, ParamRange]:
         raise ConfigError(
             f"tuning.search_space has no entry for model.family '{family}' — add one, e.g. {example}."
         )
-    estimator = build_estimator(cfg.data.task, family, {}, cfg.split.seed)
-    valid = estimator.get_params()
-    for name in space:
-        if name not in valid:
-            raise ConfigError(
-                f"tuning.search_space.{family}.{name} is not a parameter of {type(estimator).__name__} — "
-                f"valid: {', '.join(sorted(valid))}."
-            )
+    check_params(
+        build_estimator(cfg.data.task, family, {}, cfg.split.seed), space, f"tuning.search_space.{family}"
+    )
     return space
 
 
@@ -76,40 +71,36 @@ def tune_model(project: Project, trials: int | None = None) -> TuningResult:
     import mlflow
     import optuna
 
-    from .tracking import connect
-
     cfg = project.config
     space = search_space(project)
     train, _, contract = load_processed(project)  # training rows only: the test split stays unseen
     X, y = train[contract.feature_names], train[contract.target]
     metric = primary_metric(contract.task, cfg.evaluation.primary_metric)
-    greater = metric_directions(contract.task)[metric]
     n_trials = trials or cfg.tuning.trials
 
     def objective(trial: Any) -> float:
-        drawn = {name: suggest(trial, name, rng) for name, rng in space.items()}
-        params = {**cfg.model.params, **drawn}
+        params = {**cfg.model.params, **{name: suggest(trial, name, rng) for name, rng in space.items()}}
         estimator = build_estimator(contract.task, cfg.model.family, params, cfg.split.seed)
         pipeline = build_pipeline(contract, estimator, cfg.features.max_categories)
         summary, _ = cross_validate(pipeline, X, y, contract, cfg.cv.folds, cfg.split.seed)
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             mlflow.log_params(params)
-            mlflow.log_metrics(
+            tracking.log_metrics(
                 {
                     f"cv_{name}_{stat}": value
                     for name, stats in summary.items()
                     for stat, value in stats.items()
-                    if not math.isnan(value)
                 }
             )
         return summary[metric]["mean"]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        direction="maximize" if greater else "minimize",
+        direction="maximize" if metric_directions(contract.task)[metric] else "minimize",
         sampler=optuna.samplers.TPESampler(seed=cfg.split.seed),
     )
-    with mlflow.start_run(experiment_id=connect(project), run_name=f"tune-{cfg.model.family}") as parent:
+    run_name = f"tune-{cfg.model.family}"
+    with mlflow.start_run(experiment_id=tracking.connect(project), run_name=run_name) as parent:
         mlflow.set_tags({"stage": "tune", "model_family": cfg.model.family})
         mlflow.log_params(
             {"tuning.trials": n_trials, "tuning.metric": metric, "model.family": cfg.model.family}
@@ -118,21 +109,14 @@ def tune_model(project: Project, trials: int | None = None) -> TuningResult:
         best = {**cfg.model.params, **study.best_params}
         mlflow.log_metric(f"best_cv_{metric}", study.best_value)
         mlflow.log_dict({"best_params": best}, "best_params.json")
+    history = [{"number": t.number, "value": t.value, "params": t.params} for t in study.trials]
+    summary = {
+        "metric": metric,
+        "best_value": study.best_value,
+        "best_params": best,
+        "family": cfg.model.family,
+    }
     report = project.reports_dir / "tuning.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    history = [{"number": t.number, "value": t.value, "params": t.params} for t in study.trials]
-    report.write_text(
-        json.dumps(
-            {
-                "metric": metric,
-                "best_value": study.best_value,
-                "best_params": best,
-                "family": cfg.model.family,
-                "trials": history,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    report.write_text(json.dumps({**summary, "trials": history}, indent=2) + "\n", encoding="utf-8")
     return TuningResult(metric, study.best_value, best, n_trials, parent.info.run_id, report)
