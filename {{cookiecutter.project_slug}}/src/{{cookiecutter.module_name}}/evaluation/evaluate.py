@@ -36,8 +36,7 @@ def evaluate_model(project: Project) -> dict[str, Any]:
         held_out = score_held_out(project, X, y, contract)
         primary = held_out["primary_metric"]
         importance = permutation_importance(model, X, y, primary, seed)
-        figure_data = figures.figure_data(model, X, y, contract, importance)
-        figure_paths = figures.draw_figures(project.figures_dir, figure_data)
+        figure_paths = figures.draw_figures(project.figures_dir, model, X, y, contract, importance)
         proba = model.predict_proba(X) if contract.task == "classification" else None
         groups, predicted = test[slice_columns(contract, train)], np.asarray(model.predict(X))
         report = {

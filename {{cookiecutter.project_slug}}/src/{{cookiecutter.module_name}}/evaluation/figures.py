@@ -1,14 +1,13 @@
 """Draw the held-out evaluation's figures as PNG files in reports/figures/.
 
-Two steps, each testable alone: figure_data() computes every number a figure shows (the confusion
-matrix, the curves) from the model's predictions; draw_figures() only draws them with matplotlib.
+confusion() and class_curves() compute what the classification figures show, so a test can hold
+them against metrics.json; the draw_* functions only draw.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -48,8 +47,7 @@ CURVES = {
 }
 
 
-@dataclass
-class Curve:
+class Curve(NamedTuple):
     """One class against the rest: the x and y of a curve and its one-number summary."""
 
     name: str
@@ -58,72 +56,64 @@ class Curve:
     summary: float = float("nan")
 
 
-@dataclass
-class FigureData:
-    """Everything the figures show, as plain arrays."""
-
-    task: str
-    target: str
-    importance: dict[str, dict[str, float]]
-    labels: list[str] = field(default_factory=list)  # classification: the confusion matrix's order
-    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=int))
-    curves: dict[str, list[Curve]] = field(default_factory=lambda: {name: [] for name in CURVES})
-    actual: np.ndarray = field(default_factory=lambda: np.zeros(0))  # regression
-    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-
 def figure_files(figures_dir: Path, task: str) -> list[Path]:
     """The PNG files draw_figures writes for a task (the model card links them before they exist)."""
     names = ["confusion_matrix", *CURVES] if task == "classification" else ["residuals"]
     return [figures_dir / f"{name}.png" for name in (*names, "permutation_importance")]
 
 
-def figure_data(
-    model: Any, X: pd.DataFrame, y: pd.Series, contract: Contract, importance: dict[str, dict[str, float]]
-) -> FigureData:
-    """Compute what the task's figures show from the model's held-out predictions."""
+def draw_figures(
+    figures_dir: Path,
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    contract: Contract,
+    importance: dict[str, dict[str, float]],
+) -> list[Path]:
+    """Draw the task's diagnostic plots and the permutation importance; return the files."""
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    paths = figure_files(figures_dir, contract.task)
+    predicted = np.asarray(model.predict(X))
+    if contract.task == "classification":
+        draw_confusion_matrix(paths[0], *confusion(y, predicted, contract))
+        for path, lines in zip(paths[1:-1], class_curves(model, X, y).values(), strict=True):
+            draw_curves(path, lines)
+    else:
+        draw_residuals(paths[0], y.to_numpy(dtype=float), predicted.astype(float), contract.target)
+    draw_importance(paths[-1], importance)
+    return paths
+
+
+def confusion(y: pd.Series, predicted: np.ndarray, contract: Contract) -> tuple[list[str], np.ndarray]:
+    """Return the confusion matrix's labels (the contract's, then any other seen) and its counts."""
+    from sklearn.metrics import confusion_matrix
+
+    seen = set(map(str, y)) | set(map(str, predicted))
+    labels = [str(c) for c in contract.classes or []] or sorted(seen)
+    labels += sorted(seen - set(labels))
+    return labels, confusion_matrix(y.astype(str), predicted.astype(str), labels=labels)
+
+
+def class_curves(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, list[Curve]]:
+    """Compute each CURVES figure's lines, one per class against the rest (binary: the positive class)."""
     from sklearn import metrics
     from sklearn.calibration import calibration_curve
 
-    data = FigureData(contract.task, contract.target, importance)
-    predicted = np.asarray(model.predict(X))
-    if contract.task != "classification":
-        data.actual, data.predicted = y.to_numpy(dtype=float), predicted.astype(float)
-        return data
-    seen = set(map(str, y)) | set(map(str, predicted))
-    data.labels = [str(c) for c in contract.classes or []] or sorted(seen)
-    data.labels += sorted(seen - set(data.labels))  # a label the contract did not list still shows
-    data.matrix = metrics.confusion_matrix(y.astype(str), predicted.astype(str), labels=data.labels)
-    proba = model.predict_proba(X)
-    # One curve per class (one-vs-rest); a binary task needs only the positive class.
-    classes = list(enumerate(model.classes_))
+    curves: dict[str, list[Curve]] = {name: [] for name in CURVES}
+    proba, classes = model.predict_proba(X), list(enumerate(model.classes_))
     bins = int(np.clip(len(y) // 15, 3, 10))  # few rows → few bins, each still holding several
     for i, label in classes[1:] if len(classes) == 2 else classes:
         name, is_class, score = str(label), (y.astype(str) == str(label)).to_numpy(), proba[:, i]
         if is_class.any() and not is_class.all():
             fpr, tpr, _ = metrics.roc_curve(is_class, score)
-            data.curves["roc_curve"].append(Curve(name, fpr, tpr, metrics.auc(fpr, tpr)))
+            curves["roc_curve"].append(Curve(name, fpr, tpr, metrics.auc(fpr, tpr)))
         if is_class.any():
             precision, recall, _ = metrics.precision_recall_curve(is_class, score)
             ap = metrics.average_precision_score(is_class, score)
-            data.curves["precision_recall"].append(Curve(name, recall, precision, ap))
+            curves["precision_recall"].append(Curve(name, recall, precision, ap))
         observed, mean_predicted = calibration_curve(is_class, score, n_bins=bins)
-        data.curves["calibration"].append(Curve(name, mean_predicted, observed))
-    return data
-
-
-def draw_figures(figures_dir: Path, data: FigureData) -> list[Path]:
-    """Draw the task's diagnostic plots and the permutation importance; return the files."""
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = figure_files(figures_dir, data.task)
-    if data.task == "classification":
-        confusion_matrix(paths[0], data)
-        for path in paths[1:-1]:
-            curves(path, data.curves[path.stem])
-    else:
-        residuals(paths[0], data)
-    importance_bars(paths[-1], data.importance)
-    return paths
+        curves["calibration"].append(Curve(name, mean_predicted, observed))
+    return curves
 
 
 def new_figure(title: str, size: tuple[float, float] = SIZE) -> tuple[Any, Any]:
@@ -145,17 +135,17 @@ def save(fig: Any, path: Path, fit_labels: bool = True) -> None:
     fig.savefig(path)
 
 
-def confusion_matrix(path: Path, data: FigureData) -> None:
-    n, counts = len(data.labels), data.matrix
+def draw_confusion_matrix(path: Path, labels: list[str], counts: np.ndarray) -> None:
+    n = len(labels)
     side = float(np.clip(2.5 + 0.35 * n, SIZE[0], 20.0))  # many classes: a bigger figure
     fig, ax = new_figure("Confusion matrix (held-out data)", (side, side * SIZE[1] / SIZE[0]))
     image = ax.imshow(counts, interpolation="nearest", cmap="viridis")
-    rotate = n > 4 or max((len(label) for label in data.labels), default=0) > 10
+    rotate = n > 4 or max((len(label) for label in labels), default=0) > 10
     font = "small" if n > 15 else None
     ax.set_xticks(
-        range(n), data.labels, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=font
+        range(n), labels, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=font
     )
-    ax.set_yticks(range(n), data.labels, fontsize=font)
+    ax.set_yticks(range(n), labels, fontsize=font)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
     if n <= MAX_ANNOTATED:
@@ -166,7 +156,7 @@ def confusion_matrix(path: Path, data: FigureData) -> None:
     save(fig, path)
 
 
-def curves(path: Path, lines: list[Curve]) -> None:
+def draw_curves(path: Path, lines: list[Curve]) -> None:
     """One line per class on 0–1 axes, as CURVES describes the figure named like the file."""
     title, (x_label, y_label), diagonal, legend_place, label, style = CURVES[path.stem]
     fig, ax = new_figure(title)
@@ -187,17 +177,17 @@ def curves(path: Path, lines: list[Curve]) -> None:
     save(fig, path, fit_labels=False)
 
 
-def residuals(path: Path, data: FigureData) -> None:
-    errors = data.actual - data.predicted
+def draw_residuals(path: Path, actual: np.ndarray, predicted: np.ndarray, target: str) -> None:
+    errors = actual - predicted
     fig, ax = new_figure(f"Residuals (held-out data, RMSE {np.sqrt(np.mean(errors**2)):.3g})")
-    ax.scatter(data.predicted, errors, s=14, alpha=0.7)
+    ax.scatter(predicted, errors, s=14, alpha=0.7)
     ax.axhline(0.0, color="grey", linewidth=1)
-    ax.set_xlabel(f"predicted {data.target}")
+    ax.set_xlabel(f"predicted {target}")
     ax.set_ylabel("actual − predicted")
     save(fig, path)
 
 
-def importance_bars(path: Path, importance: dict[str, dict[str, float]]) -> None:
+def draw_importance(path: Path, importance: dict[str, dict[str, float]]) -> None:
     top = list(importance.items())[:15][::-1]  # the most important at the top
     fig, ax = new_figure("Permutation importance (held-out data)")
     ax.barh([name for name, _ in top], [v["mean"] for _, v in top], xerr=[v["std"] for _, v in top])

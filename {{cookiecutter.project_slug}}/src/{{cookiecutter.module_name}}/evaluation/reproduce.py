@@ -76,43 +76,38 @@ def same(recorded: Any, again: Any) -> bool:
 
 def compare(manifest: dict[str, Any], rerun_result: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Return (differences, checks that passed) between the recorded run and the re-run."""
-    differences, passed = [], []
-
-    def check(same: bool, ok: str, problem: str) -> None:
-        if same:
-            passed.append(ok)
-        else:
-            differences.append(problem)
-
-    check(
-        config_digest(manifest["config"]) == manifest["config_digest"],
-        "config matches its digest",
-        "the recorded config does not match its digest: the manifest was edited",
-    )
+    evaluation, metrics = manifest["evaluation"], rerun_result["metrics"]
     recorded, again = manifest["data_digest"], rerun_result["data_digest"]
-    check(
-        recorded == again,
-        "data digest identical",
-        f"data digest {recorded[:12]} → {again[:12]}: the data or its split changed",
-    )
-    evaluation = manifest["evaluation"]
     changed = [
-        f"{who} {name}: recorded {value!r}, re-run {rerun_result['metrics'][who].get(name)!r}"
-        for who, metrics in evaluation["metrics"].items()
-        for name, value in metrics.items()
-        if not same(value, rerun_result["metrics"][who].get(name))
+        f"{who} {name}: recorded {value!r}, re-run {metrics[who].get(name)!r}"
+        for who, values in evaluation["metrics"].items()
+        for name, value in values.items()
+        if not same(value, metrics[who].get(name))
     ]
-    check(not changed, "held-out metrics identical", "; ".join(changed))
-    check(
-        evaluation["predictions_digest"] == rerun_result["predictions_digest"],
-        "test predictions identical",
-        "test predictions differ",
-    )
+    checks = [  # (the check passed, what it says when it passes, what it says when it fails)
+        (
+            config_digest(manifest["config"]) == manifest["config_digest"],
+            "config matches its digest",
+            "the recorded config does not match its digest: the manifest was edited",
+        ),
+        (
+            recorded == again,
+            "data digest identical",
+            f"data digest {recorded[:12]} → {again[:12]}: the data or its split changed",
+        ),
+        (not changed, "held-out metrics identical", "; ".join(changed)),
+        (
+            evaluation["predictions_digest"] == rerun_result["predictions_digest"],
+            "test predictions identical",
+            "test predictions differ",
+        ),
+    ]
     for name in BYTE_STABLE_FILES:
         recorded_file, new_file = manifest["files"].get(name), rerun_result["files"].get(name)
         if recorded_file and new_file:
-            check(recorded_file == new_file, f"{name} byte-identical", f"{name} digest differs")
-    return differences, passed
+            checks.append((recorded_file == new_file, f"{name} byte-identical", f"{name} digest differs"))
+    differences = [problem for passed, _, problem in checks if not passed]
+    return differences, [ok for passed, ok, _ in checks if passed]
 
 
 def likely_causes(project: Project, manifest: dict[str, Any]) -> list[str]:

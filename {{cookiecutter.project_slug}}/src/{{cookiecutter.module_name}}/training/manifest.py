@@ -18,22 +18,12 @@ import pandas as pd
 
 from ..errors import UserError
 from ..project import Project
-from .tracking import git_state, package_versions
+from .tracking import MODEL_PACKAGES, git_state, package_versions
 
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = "uv.lock"
-MANIFEST_PACKAGES = (
-    "scikit-learn",
-    "numpy",
-    "scipy",
-    "pandas",
-    "pyarrow",
-    "pandera",
-    "skops",
-    "mlflow",
-    "skl2onnx",
-    "onnxruntime",
-)
+# What model.skops needs to load (pinned in the logged model), and the rest a run's results depend on.
+MANIFEST_PACKAGES = (*MODEL_PACKAGES, "pyarrow", "pandera", "mlflow", "skl2onnx", "onnxruntime")
 
 
 def config_digest(config: dict[str, Any]) -> str:
