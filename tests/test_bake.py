@@ -100,3 +100,29 @@ def test_baked_project_gitignore_keeps_every_source_file(tmp_path: Path) -> None
         for path in (project / folder).rglob("*.py")
     }
     assert sources <= tracked, f"ignored by .gitignore: {sorted(sources - tracked)}"
+
+
+# A Markdown link or image whose target is a path in the repository: [text](path) or ![alt](path).
+RELATIVE_LINK = re.compile(r"!?\[[^\]]*\]\((?!https?://|mailto:|#)([^)\s#]+)")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git (apt-get install git)")
+@pytest.mark.parametrize("dataset", ["penguins"] if FAST else ["penguins", "diabetes"])
+def test_readme_links_and_images_resolve_in_the_committed_tree(tmp_path: Path, dataset: str) -> None:
+    """On GitHub a visitor sees only what git tracks: every README link must point at a tracked file."""
+    project = bake(tmp_path, dataset=dataset, git_init="no")
+    run([python(), "-m", project.name.replace("-", "_"), "pipeline"], cwd=project)
+    run(["git", "init", "-q"], cwd=project)
+    run(["git", "add", "-A"], cwd=project)
+    tracked = set(run(["git", "ls-files"], cwd=project).stdout.split())
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    links = set(RELATIVE_LINK.findall(readme))
+    assert {"results/model_card.md", "results/figures/permutation_importance.png"} <= links, links
+    untracked = sorted(link for link in links if link.rstrip("/") not in tracked)
+    untracked = [link for link in untracked if not any(t.startswith(link.rstrip("/") + "/") for t in tracked)]
+    assert not untracked, f"README links to files git does not track (or that do not exist): {untracked}"
+    card = (project / "results" / "model_card.md").read_text(encoding="utf-8")
+    in_card = {f"results/{link}" for link in RELATIVE_LINK.findall(card)}
+    assert in_card <= tracked, f"the committed model card links untracked files: {sorted(in_card - tracked)}"
+    size = sum((project / path).stat().st_size for path in tracked if path.startswith("results/"))
+    assert size < 500_000, f"results/ is {size} bytes: a visitor's copy should stay a few hundred KB"

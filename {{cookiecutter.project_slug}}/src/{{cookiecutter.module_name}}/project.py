@@ -46,6 +46,11 @@ class Project:
         return self.path(self.config.paths.reports_dir)
 
     @property
+    def results_dir(self) -> Path:
+        """The champion's model card, metrics and figures: small, and committed so GitHub shows them."""
+        return self.root / "results"
+
+    @property
     def figures_dir(self) -> Path:
         return self.reports_dir / "figures"
 

@@ -40,6 +40,11 @@ def test_first_pipeline_makes_the_model_champion_and_serves_it(trained_project: 
     assert served["mlflow_run_id"] == candidate["mlflow_run_id"], "models/ holds the champion's export"
     load_skops(trained_project.models_dir)  # every file matches the digests in model.json
     assert (trained_project.models_dir / "manifest.json").is_file()
+    results = trained_project.results_dir  # the champion's card, metrics and figures, for git
+    assert json.loads((results / "metrics.json").read_text())["model_version"] == served["version"]
+    assert (results / "model_card.md").is_file() and (
+        results / "figures" / "permutation_importance.png"
+    ).is_file()
 
 
 def test_challenger_that_loses_to_the_champion_stays_challenger(
@@ -150,6 +155,8 @@ def test_switching_to_another_problem_says_so_and_replaces_the_champion(
         return next((code for code in codes if code != 0), 0)  # the first failure stops the run
 
     assert run("value", "regression", "data", "train", "promote") == 0
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert not (tmp_path / "results").exists() and "not in results/ yet" in readme, "no evaluation, no card"
     capsys.readouterr()
     assert run("label", "classification", "pipeline") == 0
     output = capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Render reports/model_card.md from real numbers: metrics.json, the data contract and the config.
 
 Every value in the card is measured in this run (see risks.py for the limitations). The README's
-short results table, refreshed between its markers when a model is promoted, shows the champion.
+short results, refreshed between its markers when a model is promoted, show the champion and link
+its copy of the card in results/.
 """
 
 from __future__ import annotations
@@ -167,18 +168,24 @@ make reproduce
 """
 
 
-def results_table(metadata: dict[str, Any]) -> str:
-    """The README's short results table: the held-out metrics of the model in models/."""
+def results_table(metadata: dict[str, Any], figure_paths: list[Path]) -> str:
+    """The README's results: the held-out metrics of the model in models/, its key figures and card."""
     held_out, primary = metadata["held_out_metrics"], metadata["held_out_metrics"]["primary_metric"]
     rows = [
         [f"**{name}**" if name == primary else name, fmt(held_out["baseline"][name]), fmt(value)]
         for name, value in held_out["model"].items()
     ]
     header = [f"metric (held-out, {held_out['n_test']} rows)", "dummy baseline", "model"]
+    text = f"{markdown_table(header, rows, 'lrr')}\n\nModel {metadata['version']} ({metadata['estimator']}), the champion that models/ serves."
+    if not figure_paths:
+        return f'{text} Its model card is not in results/ yet: run "make evaluate", then "make promote".'
+    key_figures = [figure_paths[0], figure_paths[-1]]  # the confusion matrix or residuals; the importance
+    images = "\n".join(
+        f"![{path.stem.replace('_', ' ')}](results/figures/{path.name})" for path in key_figures
+    )
     return (
-        f"{markdown_table(header, rows, 'lrr')}\n\nModel {metadata['version']} ({metadata['estimator']}), "
-        "the champion that models/ serves. The model card of the last model evaluated, with its slices, "
-        "importance and risks: [reports/model_card.md](reports/model_card.md)."
+        f"{text} Its model card, with slices, importance and risks: "
+        f"[results/model_card.md](results/model_card.md).\n\n{images}"
     )
 
 

@@ -1,19 +1,13 @@
 """The promotion gate: a new model is served only when it beats the baseline and the champion.
 
-Every trained model is registered in MLflow as `<project_slug>` with the alias `challenger`. It
-also becomes `champion` — copied from models/candidate/ to models/, which the API serves, with its
-numbers in the README's results — only if its primary metric on the held-out rows beats the dummy
-baseline by `promotion.margin_vs_baseline` and the current champion, re-scored on the same rows, by
-`promotion.margin_vs_champion`. A model that loses changes nothing that is served.
-
-One registered model per project, so one problem at a time: a champion for another target, task
-or set of input columns (as its run's schema.json records them) is not comparable. The gate says
-so in one line and judges the candidate against the baseline only; if it passes, it replaces that
-champion, whose version stays in the registry.
+Every trained model is registered as `challenger`; it becomes `champion` (copied to models/, which
+the API serves) only if it clears `promotion.margin_vs_baseline` and `promotion.margin_vs_champion`
+on the held-out rows. A champion for another problem (target, task, columns) is not comparable.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -32,6 +26,7 @@ from ..project import Project
 from ..training.manifest import MANIFEST_FILE
 from ..training.tracking import connect
 from ..training.train import score
+from . import figures
 from .evaluate import score_held_out
 from .model_card import refresh_readme, results_table
 
@@ -82,7 +77,9 @@ def compare(
 
 
 def promote_model(project: Project) -> Decision:
-    """Run the gate for the model in models/candidate/ and return what was decided and why."""
+    """Run the gate for models/candidate/: register it, judge it, and publish it if it wins."""
+    from mlflow import MlflowClient
+
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI output readable
     metadata = model_files.read_metadata(project.candidate_dir)
     if not metadata.get("mlflow_run_id"):
@@ -94,7 +91,14 @@ def promote_model(project: Project) -> Decision:
     decision = judge(
         project, version, current_champion(project.config.project_slug), held_out, X, y, contract
     )
-    return apply_decision(project, decision)
+    client = MlflowClient()
+    if decision.promoted:
+        client.set_registered_model_alias(decision.name, CHAMPION, decision.version)
+        publish(project)
+    failed = [comparison.text for comparison in decision.comparisons if not comparison.passed]
+    verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
+    client.set_model_version_tag(decision.name, decision.version, "gate", verdict)  # why, in the registry
+    return decision
 
 
 def register_candidate(project: Project, run_id: str) -> Any:
@@ -203,10 +207,7 @@ def judge(
 
 
 def publish(project: Project) -> None:
-    """Copy the candidate's files into models/, model.json last; drop files only the old champion had.
-
-    Then the README's results show the model models/ serves.
-    """
+    """Copy the candidate's files into models/, model.json last, and show its results in the README."""
     candidate_dir, models_dir = project.candidate_dir, project.models_dir
     metadata = model_files.read_metadata(candidate_dir)
     names = [*metadata["files"], MANIFEST_FILE]
@@ -218,18 +219,26 @@ def publish(project: Project) -> None:
         (models_dir / name).unlink(missing_ok=True)
     # Last: whoever reads the new model.json finds every file it names already in place.
     shutil.copy2(candidate_dir / model_files.METADATA_FILE, served)
-    refresh_readme(project.root / "README.md", results_table(metadata))
+    refresh_readme(project.root / "README.md", results_table(metadata, copy_results(project, metadata)))
 
 
-def apply_decision(project: Project, decision: Decision) -> Decision:
-    """Make a winning candidate `champion` and publish it to models/; record the verdict on its version."""
-    from mlflow import MlflowClient
+def copy_results(project: Project, metadata: dict[str, Any]) -> list[Path]:
+    """Copy the champion's model card, metrics.json and figures to results/; return the figures copied.
 
-    client = MlflowClient()
-    if decision.promoted:
-        client.set_registered_model_alias(decision.name, CHAMPION, decision.version)
-        publish(project)
-    failed = [comparison.text for comparison in decision.comparisons if not comparison.passed]
-    verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
-    client.set_model_version_tag(decision.name, decision.version, "gate", verdict)
-    return decision
+    Nothing is copied when reports/ describes another model (`evaluate` was skipped): results/ then
+    stays empty rather than show another model's card as the champion's.
+    """
+    shutil.rmtree(project.results_dir, ignore_errors=True)
+    metrics_path = project.reports_dir / "metrics.json"
+    if (
+        not metrics_path.is_file()
+        or json.loads(metrics_path.read_text(encoding="utf-8"))["model_version"] != metadata["version"]
+    ):
+        return []
+    (project.results_dir / "figures").mkdir(parents=True)
+    for name in ("model_card.md", "metrics.json"):
+        shutil.copy2(project.reports_dir / name, project.results_dir / name)
+    figure_paths = [
+        path for path in figures.figure_files(project.figures_dir, metadata["task"]) if path.is_file()
+    ]
+    return [Path(shutil.copy2(path, project.results_dir / "figures" / path.name)) for path in figure_paths]
