@@ -12,6 +12,10 @@ ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
 # The one place that says which answer removes which files (paths relative to the project root).
 PATHS_TO_REMOVE: dict[tuple[str, str], tuple[str, ...]] = {
     ("license", "none"): ("LICENSE",),
+    # Each project keeps the demo page's screenshot of its own dataset (tests/test_demo_page.py).
+    ("dataset", "penguins"): ("docs/demo-breast_cancer.png", "docs/demo-diabetes.png"),
+    ("dataset", "breast_cancer"): ("docs/demo-penguins.png", "docs/demo-diabetes.png"),
+    ("dataset", "diabetes"): ("docs/demo-penguins.png", "docs/demo-breast_cancer.png"),
 }
 
 NEXT_STEPS = """\

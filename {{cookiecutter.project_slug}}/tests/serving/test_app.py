@@ -88,6 +88,13 @@ def test_health_returns_ok(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
+def test_demo_page_is_a_form_over_the_api_routes(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for route in ('"/openapi.json"', '"/predict"', '"/docs"'):
+        assert route in page.text, f"the demo page (serving/demo.html) uses {route}"
+
+
 def test_ready_names_model_version_and_runtime(client: TestClient, trained_project: Project) -> None:
     response = client.get("/ready")
     metadata = read_metadata(trained_project.models_dir)

@@ -7,10 +7,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
@@ -134,6 +135,12 @@ def create_app(project: Project | None = None) -> FastAPI:
 def add_routes(app: FastAPI, state: ServingState) -> None:
     models = state.models
     limit = models.max_body_bytes  # larger bodies are refused (413) before they are read
+    demo_page = resources.files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, tags=["demo"])
+    def demo() -> HTMLResponse:
+        """Serve the demo page: a form built from /openapi.json that sends its record to /predict."""
+        return HTMLResponse(demo_page)
 
     @app.get("/health", tags=["status"])
     def health() -> dict[str, str]:
