@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,21 @@ def python() -> str:
 def slow_case() -> None:
     if FAST:
         pytest.skip("FAST=1: end-to-end case skipped (defaults only)")
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Bake a dataset's project and run its pipeline, once per session for every test that asks."""
+    projects: dict[str, Path] = {}
+
+    def get(dataset: str) -> Path:
+        if dataset not in projects:
+            project = bake(tmp_path_factory.mktemp(dataset), dataset=dataset)
+            run([python(), "-m", project.name.replace("-", "_"), "pipeline"], cwd=project)
+            projects[dataset] = project
+        return projects[dataset]
+
+    return get
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,10 +70,10 @@ def test_bake_uses_answers_in_config_and_package(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_baked_project_pipeline_and_own_tests_pass(tmp_path: Path, dataset: str) -> None:
-    project = bake(tmp_path, dataset=dataset)
-    module = project.name.replace("-", "_")
-    run([python(), "-m", module, "pipeline"], cwd=project)
+def test_baked_project_pipeline_and_own_tests_pass(
+    trained_project: Callable[[str], Path], dataset: str
+) -> None:
+    project = trained_project(dataset)
     report = json.loads((project / "reports" / "metrics.json").read_text())
     assert report["beats_baseline"], f"{dataset}: model does not beat the baseline: {report}"
     run([python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, timeout=300)

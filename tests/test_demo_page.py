@@ -1,0 +1,130 @@
+"""The baked API's demo page (GET /) in a real headless Chromium: load, change a field, predict,
+see the answer, see a field error.
+
+Playwright for Python drives Debian's `chromium`; nothing is downloaded for the browser.
+`SAVE_SCREENSHOTS=1` writes each dataset's screenshot to the template's docs/ (commit it):
+    SAVE_SCREENSHOTS=1 python -m pytest tests/test_demo_page.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import TEMPLATE_DIR, project_env, python
+from .test_bake import DATASETS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SCREENSHOTS = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "docs"
+SAVE_SCREENSHOTS = os.environ.get("SAVE_SCREENSHOTS", "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("no chromium: apt-get install -y chromium (as root), then run the tests again")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install -r requirements-dev.txt"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def get_json(url: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def serving(project: Path) -> Iterator[str]:
+    """Run `<module> serve` on a free port until the model is loaded; yield its address."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **project_env(project),
+        "PREDICTION_LOG_URL": f"sqlite:///{project / 'demo-page-log.db'}",
+    }
+    module = project.name.replace("-", "_")
+    server = subprocess.Popen([python(), "-m", module, "serve", "--port", str(port)], cwd=project,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"the server exited: {server.stdout.read()}"  # type: ignore[union-attr]
+            try:
+                get_json(f"{url}/ready")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server was not ready after 60 s"
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_demo_page_predicts_warns_and_names_the_bad_field(
+    trained_project: Callable[[str], Path], browser: Any, dataset: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    project = trained_project(dataset)
+    with serving(project) as url:
+        record_schema = get_json(f"{url}/openapi.json")["components"]["schemas"]["Record"]
+        # The first number feature, set beyond its training maximum: scored, and flagged in warnings.
+        field, schema = next((name, schema) for name, schema in record_schema["properties"].items()
+                             if "x-training-maximum" in schema)  # fmt: skip
+        value = schema["x-training-maximum"] + 1
+        expected = get_json(f"{url}/predict", {**record_schema["examples"][0], field: value})
+
+        page = browser.new_page(viewport={"width": 1000, "height": 760})
+        page.goto(url)
+        box = page.locator(f"#input-{field}")
+        assert float(box.input_value()) == record_schema["examples"][0][field], (
+            "prefilled from the example"
+        )
+        box.fill(str(value))
+        page.get_by_role("button", name="Predict").click()
+
+        expect(page.locator("#model-version")).to_have_text(
+            f"model version {expected['model_version']}"
+        )
+        shown = page.locator("#prediction").inner_text()
+        if "probabilities" in expected:
+            assert shown == expected["prediction"], "the page shows what POST /predict answers"
+            expect(page.locator(".bar")).to_have_count(len(expected["probabilities"]))
+        else:
+            assert float(shown) == pytest.approx(expected["prediction"], rel=1e-3)
+        expect(page.locator("#warnings")).to_contain_text(
+            f"{field}: {value} is outside the training range"
+        )
+        screenshot = (SCREENSHOTS if SAVE_SCREENSHOTS else tmp_path) / f"demo-{dataset}.png"
+        screenshot.parent.mkdir(exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(screenshot))
+
+        box.fill("abc")
+        page.get_by_role("button", name="Predict").click()
+        expect(page.locator(f"#error-{field}")).to_have_text("Input should be a valid number")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#prediction")).to_have_count(0)
+        page.close()
