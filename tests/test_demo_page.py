@@ -97,6 +97,8 @@ def test_demo_page_predicts_warns_and_names_the_bad_field(
         expected = get_json(f"{url}/predict", {**record_schema["examples"][0], field: value})
 
         page = browser.new_page(viewport={"width": 1000, "height": 760})
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         page.goto(url)
         box = page.locator(f"#input-{field}")
         assert float(box.input_value()) == record_schema["examples"][0][field], (
@@ -127,4 +129,6 @@ def test_demo_page_predicts_warns_and_names_the_bad_field(
         expect(page.locator(f"#error-{field}")).to_have_text("Input should be a valid number")
         expect(box).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#prediction")).to_have_count(0)
+        outside = [address for address in requested if not address.startswith(url)]
+        assert not outside, f"the page works offline, yet it asked for {outside}"
         page.close()
