@@ -157,6 +157,8 @@ def test_image_builds_runs_as_non_root_and_serves(
         ready = wait_until_ready(url, server)
         assert ready == {"ready": True, "model_version": ready["model_version"], "runtime": runtime}
         assert get(f"{url}/health") == {"status": "ok"}
+        with urllib.request.urlopen(f"{url}/", timeout=10) as page:
+            assert b'fetch("/predict"' in page.read(), "the demo page ships in the wheel"
         example = get(f"{url}/openapi.json")["components"]["schemas"]["Record"]["examples"][0]
         answer = get(f"{url}/predict", example)
         assert answer["prediction"] in get(f"{url}/model")["classes"]
