@@ -174,3 +174,17 @@ def test_workflows_pass_actionlint(project: Path) -> None:
     deploy = yaml.safe_load((project / ".github/workflows/deploy.yml").read_text())
     assert deploy["jobs"]["image"]["permissions"]["packages"] == "write"
     assert "cloud-ready" in deploy["jobs"]["cloud-run"]["if"]
+
+
+def test_deploy_page_covers_each_way_with_its_cost_and_teardown(project: Path) -> None:
+    page = (project / "docs/deploy.md").read_text()
+    sections = {}  # "## Title" -> the text up to the next "## "
+    for part in page.split("\n## ")[1:]:
+        title, _, body = part.partition("\n")
+        sections[title] = body
+    assert {"Local", "Kubernetes", "Google Cloud Run"} <= set(sections)
+    assert any(title.startswith("Compose") for title in sections)
+    for title in ("Local", "Kubernetes", "Google Cloud Run"):
+        assert "**Costs" in sections[title] and "**Tear down" in sections[title], title
+    readme = (project / "README.md").read_text()
+    assert "(docs/deploy.md)" in readme
