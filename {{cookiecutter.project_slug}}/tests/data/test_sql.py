@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -90,32 +91,37 @@ def test_switching_dataset_with_the_old_target_names_the_missing_column(
     assert f"data.target: column '{target}' is not in the data — " in err and len(err.splitlines()) == 1, err
 
 
+def require_password(postgres_url: str, role: str, password: str) -> str:
+    """Add a role the test server asks for a password (it trusts every other local user); return its URL."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+        connection.execute(sa.text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+        hba = Path(connection.execute(sa.text("SHOW hba_file")).scalar_one())
+        hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
+        connection.execute(sa.text("SELECT pg_reload_conf()"))
+    engine.dispose()
+    time.sleep(0.3)  # the server rereads pg_hba.conf on its own time
+    return postgres_url.replace("://monitor@", f"://{role}@")
+
+
 def test_postgresql_table_and_query_read_like_the_bundled_source(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine = sa.create_engine(postgres_url)
     load_bundled(SOURCE).to_sql(SOURCE, engine, if_exists="replace", index=False)
     engine.dispose()
-    monkeypatch.setenv(
-        "SHOP_DB_PASSWORD", "s3cret"
-    )  # the test server trusts local users: any password passes
+    url = require_password(postgres_url, "analyst", "right-one")
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "right-one")
     bundled = prepare_data(load_project(write_config(tmp_path / "bundled")))
-    table = sql_config(tmp_path / "table", url=postgres_url, password_env="SHOP_DB_PASSWORD", table=SOURCE)
+    table = sql_config(tmp_path / "table", url=url, password_env="SHOP_DB_PASSWORD", table=SOURCE)
     assert prepare_data(load_project(table)).digest == bundled.digest
-    query = sql_config(tmp_path / "query", url=postgres_url, query=f'SELECT * FROM "{SOURCE}" LIMIT 50')
-    assert len(load_raw(load_project(query))) == 50
+    query = f'SELECT * FROM "{SOURCE}" LIMIT 50'
+    assert len(load_raw(load_project(sql_config(tmp_path / "query", url=postgres_url, query=query)))) == 50
 
-    stranger = postgres_url.replace("://monitor@", "://stranger@")
-    assert (
-        main(
-            [
-                "data",
-                "--config",
-                str(sql_config(tmp_path, url=stranger, password_env="SHOP_DB_PASSWORD", table=SOURCE)),
-            ]
-        )
-        == 1
-    )
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "s3cret")
+    assert main(["data", "--config", str(table)]) == 1
     err = capsys.readouterr().err.strip()
-    assert "data.url: cannot connect to postgresql+psycopg://stranger:***@" in err, err
-    assert 'role "stranger" does not exist' in err and len(err.splitlines()) == 1 and "s3cret" not in err
+    assert "data.url: cannot connect to postgresql+psycopg://analyst:***@" in err, err
+    assert 'password authentication failed for user "analyst"' in err, err
+    assert len(err.splitlines()) == 1 and "s3cret" not in err
