@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -35,22 +36,23 @@ def load_bundled(name: str) -> pd.DataFrame:
     if name == "breast_cancer":
         from sklearn.datasets import load_breast_cancer
 
-        bunch = load_breast_cancer(as_frame=True)
-        frame = bunch.frame.copy()
-        frame["target"] = bunch.target_names[bunch.target]
-        return frame.rename(columns={"target": "diagnosis"})
+        bunch = load_breast_cancer(as_frame=True)  # its target is 0/1: name the classes
+        return bunch.frame.drop(columns="target").assign(diagnosis=bunch.target_names[bunch.target])
     from sklearn.datasets import load_diabetes
 
-    frame = load_diabetes(as_frame=True, scaled=False).frame
-    return frame.rename(columns={"target": "progression"})
+    return load_diabetes(as_frame=True, scaled=False).frame.rename(columns={"target": "progression"})
 
 
 def write_sample_db(project: Project) -> list[str]:
     """Write the bundled datasets into <data_dir>/sample.db, one table each, to try `data.source: sql`."""
-    from .sql import write_tables
-
     path = project.path(project.config.paths.data_dir) / "sample.db"
-    write_tables(path, {name: load_bundled(name) for name in BUNDLED})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    try:
+        for name in BUNDLED:
+            load_bundled(name).to_sql(name, connection, if_exists="replace", index=False)
+    finally:
+        connection.close()
     url = f"sqlite:///{os.path.relpath(path, project.root)}"
     return [
         f"{path}: tables {', '.join(BUNDLED)} — to read one, set data.source: sql, data.url: {url}, data.table: <name>"

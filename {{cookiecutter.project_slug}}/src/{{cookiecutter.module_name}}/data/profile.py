@@ -1,6 +1,6 @@
 """Profile the raw data before any cleaning: Evidently's DataSummaryPreset, and the quarantine's reasons.
 
-Writes reports/profile/profile.html (Evidently's report) and profile.json (its numbers by column).
+Writes reports/profile/profile.html (Evidently's report) and profile.json (the numbers, by column).
 """
 
 from __future__ import annotations
@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from ..errors import DataError
 from ..project import Project
@@ -31,7 +34,6 @@ def profile_raw(project: Project) -> list[str]:
     from evidently.presets import DataSummaryPreset
 
     raw = load_raw(project)
-    raw.columns = [str(name) for name in raw.columns]
     dataset = Dataset.from_pandas(raw, data_definition=DataDefinition())
     with warnings.catch_warnings():  # numpy's divide-by-zero on a constant column
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -39,10 +41,16 @@ def profile_raw(project: Project) -> list[str]:
     folder = project.reports_dir / "profile"
     folder.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(folder / "profile.html"))
-    summary = summarise(json.loads(snapshot.json())["metrics"])
-    for name, column in summary["columns"].items():
-        column["type"] = dataset.data_definition.get_column_type(name).name.lower()
-        column["distinct"] = int(raw[name].nunique())
+    definition = dataset.data_definition
+    columns = {
+        name: {
+            "type": definition.get_column_type(name).name.lower(),  # as Evidently reads it
+            "missing_share": float(raw[name].isna().mean()),
+            "distinct": int(raw[name].nunique()),
+        }
+        for name in raw.columns
+    }
+    summary = summarise(json.loads(snapshot.json())["metrics"], columns)
     try:
         reasons = clean(raw, project).quarantine[REASON].value_counts()
         summary["quarantine"] = {"rows": int(reasons.sum()), "by_reason": reasons.astype(int).to_dict()}
@@ -52,18 +60,14 @@ def profile_raw(project: Project) -> list[str]:
     return describe(summary, folder)
 
 
-def summarise(metrics: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pick the dataset's counts and each column's missing share and range out of Evidently's results."""
-    summary: dict[str, Any] = {"columns": {}}
+def summarise(metrics: list[dict[str, Any]], columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Add the dataset's counts and each number column's range from Evidently's results."""
+    summary: dict[str, Any] = {"columns": columns}
     for metric in metrics:
         config, value = metric["config"], metric["value"]
         kind = config["type"].rsplit(":", 1)[-1]
-        if "column" in config:
-            column = summary["columns"].setdefault(config["column"], {})
-            if kind == "MissingValueCount":
-                column["missing_share"] = value["share"]
-            elif kind in ("MinValue", "MaxValue"):
-                column[kind.removesuffix("Value").lower()] = value
+        if kind in ("MinValue", "MaxValue") and pd.notna(value):  # NaN: a column with no values
+            columns[config["column"]][kind.removesuffix("Value").lower()] = value
         elif kind in DATASET_COUNTS:
             summary[DATASET_COUNTS[kind]] = int(value)
         elif kind == "DatasetMissingValueCount":
@@ -71,7 +75,7 @@ def summarise(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def describe(summary: dict[str, Any], folder: Any) -> list[str]:
+def describe(summary: dict[str, Any], folder: Path) -> list[str]:
     quarantine = summary["quarantine"]
     lines = [
         f"{summary['rows']} rows, {len(summary['columns'])} columns, {summary['duplicate_rows']} duplicate rows, "

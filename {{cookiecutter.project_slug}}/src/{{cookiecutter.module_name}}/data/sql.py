@@ -1,13 +1,11 @@
-"""Read the configured SQL table or query through SQLAlchemy, in chunks; write tables to SQLite.
+"""Read the configured SQL table or query through SQLAlchemy, in chunks.
 
-The password never sits in config.yaml: data.url names the user and host, and data.password_env
-names the environment variable that holds the password.
+data.url names the user and host; the password comes from the environment variable data.password_env names.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -32,27 +30,19 @@ def read_sql(project: Project) -> pd.DataFrame:
             f"data.url: no driver '{url.drivername}' ({first_line(exc)}) — install its package, or use one such as postgresql+psycopg or sqlite."
         ) from None
     try:
-        try:
-            connection = engine.connect()
-        except sa.exc.DBAPIError as exc:
-            hint = (
-                f"and the password in ${data.password_env}" if data.password_env else "and data.password_env"
-            )
-            raise DataError(
-                f"data.url: cannot connect to {shown} ({first_line(exc.orig)}) — check the host, database, user {hint}."
-            ) from None
-        with connection:
+        with engine.connect() as connection:
             frame = read_chunks(connection, shown, data.table, data.query)
+    except sa.exc.DBAPIError as exc:  # read_chunks reports a failing query itself: this is the connection
+        secret = f"the password in ${data.password_env}" if data.password_env else "data.password_env"
+        raise DataError(
+            f"data.url: cannot connect to {shown} ({first_line(exc.orig)}) — check the host, database, user and {secret}."
+        ) from None
     finally:
         engine.dispose()
-    source = f"data.table '{data.table}'" if data.table else "data.query"
     if frame.empty:
+        source = f"data.table '{data.table}'" if data.table else "data.query"
         raise DataError(
             f"{source}: returned no rows from {shown} — check the table or the query's WHERE clause."
-        )
-    if len(frame.columns) < 2:
-        raise DataError(
-            f"{source}: returned {len(frame.columns)} column(s) — a dataset needs a target and at least one feature."
         )
     return frame
 
@@ -101,17 +91,6 @@ def database_url(project: Project) -> sa.URL:
             )
         url = url.set(database=str(path))
     return url
-
-
-def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """Write each frame as a table of the SQLite file at path, replacing a table of the same name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(f"sqlite:///{path}")
-    try:
-        for name, frame in tables.items():
-            frame.to_sql(name, engine, if_exists="replace", index=False, chunksize=CHUNK_ROWS)
-    finally:
-        engine.dispose()
 
 
 def first_line(exc: BaseException) -> str:
