@@ -45,8 +45,8 @@ class DataConfig(StrictModel):
         if self.source == "sql" and not self.url:
             raise ValueError("data.source is 'sql' but data.url is empty — set data.url")
         if self.source == "sql" and bool(self.table) == bool(self.query):
-            raise ValueError("data.source is 'sql': set one of data.table and data.query, not both")
-        if self.url and urlsplit(self.url).password:  # the message must not repeat the URL
+            raise ValueError("data.source is 'sql': set exactly one of data.table and data.query")
+        if self.url and (urlsplit(self.url).password or "password=" in self.url):  # never repeat the URL
             raise ValueError(
                 "data.url holds a password — remove it from the URL and set data.password_env to the name of "
                 "the environment variable that holds it"

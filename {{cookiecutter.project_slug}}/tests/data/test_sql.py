@@ -62,10 +62,11 @@ def test_sqlite_path_is_relative_to_the_project_and_a_query_picks_rows(
         ({"url": "postgresql+psycopg://analyst@localhost/shop", "password_env": "SHOP_DB_PASSWORD"},
          "data.password_env: the environment variable SHOP_DB_PASSWORD is not set"),
         ({"url": "postgresql+psycopg://analyst:s3cret@localhost/shop"}, "data.url holds a password — remove it"),
-        ({"query": "SELECT 1"}, "set one of data.table and data.query, not both"),
+        ({"url": "postgresql+psycopg://analyst@localhost/shop?password=s3cret"}, "data.url holds a password"),
+        ({"query": "SELECT 1"}, "set exactly one of data.table and data.query"),
     ],
     ids=["bad-driver", "not-a-url", "missing-file", "missing-table", "failing-query", "empty-result",
-         "password-not-set", "password-in-url", "table-and-query"],
+         "password-not-set", "password-in-url", "password-in-query-string", "table-and-query"],
 )  # fmt: skip
 def test_sql_mistake_is_one_line_and_exit_code_1(
     data: dict[str, object],
