@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import FAST, bake, python, run
 
@@ -77,6 +78,23 @@ def test_baked_project_pipeline_and_own_tests_pass(
     report = json.loads((project / "reports" / "metrics.json").read_text())
     assert report["beats_baseline"], f"{dataset}: model does not beat the baseline: {report}"
     run([python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, timeout=300)
+
+
+def test_baked_project_pipeline_runs_on_the_sample_sqlite_database(tmp_path: Path) -> None:
+    """The README's SQL path, offline: sample-db, then data.source: sql in config.yaml, then pipeline."""
+    project = bake(tmp_path)
+    module = project.name.replace("-", "_")
+    run([python(), "-m", module, "sample-db"], cwd=project)
+    config_path = project / "configs" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    table = config["data"]["source"]
+    config["data"].update(source="sql", url="sqlite:///data/sample.db", table=table)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    run([python(), "-m", module, "pipeline"], cwd=project)
+    report = json.loads((project / "reports" / "metrics.json").read_text())
+    assert report["beats_baseline"], (
+        f"sql source ({table}): model does not beat the baseline: {report}"
+    )
 
 
 @pytest.mark.usefixtures("slow_case")

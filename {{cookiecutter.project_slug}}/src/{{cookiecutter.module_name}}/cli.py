@@ -22,9 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Default: configs/config.yaml, found from here.")
-]
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Default: configs/config.yaml.")]
 
 
 @contextmanager
@@ -47,8 +45,7 @@ def print_comparison(title: str, scores: dict[str, dict[str, Any]], marked: str 
     def cell(value: Any) -> str:
         return f"{value['mean']:.4f} ± {value['std']:.4f}" if isinstance(value, dict) else f"{value:.4f}"
 
-    numbers = [Column(name, justify="right") for name in ("baseline", "model")]
-    table = Table("metric", *numbers, title=title)
+    table = Table("metric", *[Column(name, justify="right") for name in ("baseline", "model")], title=title)
     for metric, value in scores["model"].items():
         name = metric + (" ←" if metric == marked else "")
         table.add_row(name, cell(scores["baseline"][metric]), cell(value))
@@ -60,19 +57,26 @@ def data(config: ConfigOption = None) -> None:
     """Load, clean, validate and split the data into data/processed/."""
     from .data.prepare import prepare_data
 
-    project = load_project(config)
     with step("data"):
-        summary = prepare_data(project)
-    counts = f"{summary.rows_raw} rows → {summary.rows_train} train / {summary.rows_test} test, {summary.features} features, {summary.duplicates} duplicates dropped, {summary.rows_quarantined} rows quarantined"
-    lines = [counts]
-    if summary.rows_quarantined:
-        lines.append(f"quarantined rows and reasons: {project.quarantine_dir / 'quarantine.csv'}")
-    if summary.duplicates > 0.1 * summary.rows_raw:
-        share = 100 * summary.duplicates / summary.rows_raw
-        duplicates = f"[yellow]note[/yellow]: {summary.duplicates} exact duplicate rows ({share:.0f} percent of the data) were kept once each, so that no row sits in both the training and the test split; coarse columns often repeat like this"
-        lines.append(duplicates)
-    lines += [f"[yellow]note[/yellow]: column '{name}' {reason}" for name, reason in summary.ignored.items()]
-    print_lines(lines)
+        summary = prepare_data(load_project(config))
+    print_lines(summary.describe())
+
+
+@app.command("sample-db")
+def sample_db(config: ConfigOption = None) -> None:
+    """Write the bundled datasets into data/sample.db (SQLite) to try `data.source: sql` offline."""
+    from .data.load import write_sample_db
+
+    print_lines(write_sample_db(load_project(config)))
+
+
+@app.command()
+def profile(config: ConfigOption = None) -> None:
+    """Report the raw data's quality before cleaning: reports/profile/profile.{html,json} (Evidently)."""
+    from .data.profile import profile_raw
+
+    with step("profile (Evidently)"):
+        print_lines(profile_raw(load_project(config)))
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -13,6 +14,7 @@ CONFIG_RELATIVE_PATH = Path("configs") / "config.yaml"
 CONFIG_ENV_VAR = "{{ cookiecutter.module_name | upper }}_CONFIG"
 # Overrides monitoring.url, so that a database password stays out of config.yaml.
 PREDICTION_LOG_URL_ENV_VAR = "PREDICTION_LOG_URL"
+Source = Literal["penguins", "breast_cancer", "diabetes", "csv", "sql"]
 
 
 class StrictModel(BaseModel):
@@ -22,8 +24,13 @@ class StrictModel(BaseModel):
 
 
 class DataConfig(StrictModel):
-    source: Literal["penguins", "breast_cancer", "diabetes", "csv"]
+    source: Source
     path: str | None = None
+    # sql: a SQLAlchemy URL without the password, which is read from the variable password_env names.
+    url: str | None = None
+    password_env: str | None = None
+    table: str | None = None
+    query: str | None = None
     target: str
     task: Literal["classification", "regression"]
     drop_columns: list[str] = []
@@ -32,9 +39,18 @@ class DataConfig(StrictModel):
     csv_separator: str | None = None
 
     @model_validator(mode="after")
-    def _csv_needs_path(self) -> DataConfig:
+    def _source_has_its_keys(self) -> DataConfig:
         if self.source == "csv" and not self.path:
             raise ValueError("data.source is 'csv' but data.path is empty — set data.path")
+        if self.source == "sql" and not self.url:
+            raise ValueError("data.source is 'sql' but data.url is empty — set data.url")
+        if self.source == "sql" and bool(self.table) == bool(self.query):
+            raise ValueError("data.source is 'sql': set exactly one of data.table and data.query")
+        if self.url and (urlsplit(self.url).password or "password=" in self.url):  # never repeat the URL
+            raise ValueError(
+                "data.url holds a password — remove it from the URL and set data.password_env to the name of "
+                "the environment variable that holds it"
+            )
         return self
 
 
@@ -103,7 +119,7 @@ class ModelCardConfig(StrictModel):
     intended_use: str = "A portfolio demonstration of an end-to-end machine-learning workflow."
     out_of_scope_use: str = "Any decision about a real person, animal or business without further validation."
     # The data.source the two texts describe: on other data the card asks for new ones instead.
-    written_for: Literal["penguins", "breast_cancer", "diabetes", "csv"] | None = None
+    written_for: Source | None = None
 
     def describes(self, source: str) -> bool:
         return self.written_for is None or self.written_for == source

@@ -1,8 +1,10 @@
-"""Load the configured source: a bundled dataset, or a CSV file or URL."""
+"""Load the configured source: a bundled dataset, a CSV file or URL, or an SQL table or query (sql.py)."""
 
 from __future__ import annotations
 
 import csv
+import os
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -11,27 +13,50 @@ from ..errors import DataError
 from ..project import Project
 from .columns import CSV_NA_VALUES
 
+BUNDLED = ("penguins", "breast_cancer", "diabetes")
+
 
 def load_raw(project: Project) -> pd.DataFrame:
-    """Load the configured source: a bundled dataset or a CSV file or URL."""
+    """Load the configured source: a bundled dataset, a CSV file or URL, or an SQL table or query."""
     data = project.config.data
-    if data.source == "penguins":
+    if data.source == "csv":
+        return read_csv(data.path, project, data.csv_separator)
+    if data.source == "sql":
+        from .sql import read_sql
+
+        return read_sql(project)
+    return load_bundled(data.source)
+
+
+def load_bundled(name: str) -> pd.DataFrame:
+    if name == "penguins":
         from palmerpenguins import load_penguins
 
         return load_penguins()
-    if data.source == "breast_cancer":
+    if name == "breast_cancer":
         from sklearn.datasets import load_breast_cancer
 
-        bunch = load_breast_cancer(as_frame=True)
-        frame = bunch.frame.copy()
-        frame["target"] = bunch.target_names[bunch.target]
-        return frame.rename(columns={"target": "diagnosis"})
-    if data.source == "diabetes":
-        from sklearn.datasets import load_diabetes
+        bunch = load_breast_cancer(as_frame=True)  # its target is 0/1: name the classes
+        return bunch.frame.drop(columns="target").assign(diagnosis=bunch.target_names[bunch.target])
+    from sklearn.datasets import load_diabetes
 
-        frame = load_diabetes(as_frame=True, scaled=False).frame
-        return frame.rename(columns={"target": "progression"})
-    return read_csv(data.path, project, data.csv_separator)
+    return load_diabetes(as_frame=True, scaled=False).frame.rename(columns={"target": "progression"})
+
+
+def write_sample_db(project: Project) -> list[str]:
+    """Write the bundled datasets into <data_dir>/sample.db, one table each, to try `data.source: sql`."""
+    path = project.path(project.config.paths.data_dir) / "sample.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    try:
+        for name in BUNDLED:
+            load_bundled(name).to_sql(name, connection, if_exists="replace", index=False)
+    finally:
+        connection.close()
+    url = f"sqlite:///{os.path.relpath(path, project.root)}"
+    return [
+        f"{path}: tables {', '.join(BUNDLED)} — to read one, set data.source: sql, data.url: {url}, data.table: <name>"
+    ]
 
 
 def read_csv(location: str, project: Project, separator: str | None) -> pd.DataFrame:

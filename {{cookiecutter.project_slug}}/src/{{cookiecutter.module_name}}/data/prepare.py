@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,6 +31,21 @@ class DataSummary:
     features: int
     ignored: dict[str, str]
     digest: str
+    quarantine_file: Path
+
+    def describe(self) -> list[str]:
+        """What the data stage did, for the command line: counts, then notes worth acting on."""
+        counts = f"{self.rows_raw} rows → {self.rows_train} train / {self.rows_test} test, {self.features} features, {self.duplicates} duplicates dropped, {self.rows_quarantined} rows quarantined"
+        lines = [counts]
+        if self.rows_quarantined:
+            lines.append(f"quarantined rows and reasons: {self.quarantine_file}")
+        if self.duplicates > 0.1 * self.rows_raw:
+            share = 100 * self.duplicates / self.rows_raw
+            duplicates = f"[yellow]note[/yellow]: {self.duplicates} exact duplicate rows ({share:.0f} percent of the data) were kept once each, so that no row sits in both the training and the test split; coarse columns often repeat like this"
+            lines.append(duplicates)
+        return lines + [
+            f"[yellow]note[/yellow]: column '{name}' {reason}" for name, reason in self.ignored.items()
+        ]
 
 
 def split(frame: pd.DataFrame, project: Project, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,6 +102,7 @@ def prepare_data(project: Project) -> DataSummary:
         len(prepared.features),
         prepared.ignored,
         digest(pd.concat([train, test])),
+        project.quarantine_dir / "quarantine.csv",
     )
 
 
