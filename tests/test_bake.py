@@ -95,6 +95,8 @@ def test_baked_project_pipeline_runs_on_the_sample_sqlite_database(tmp_path: Pat
     assert report["beats_baseline"], (
         f"sql source ({table}): model does not beat the baseline: {report}"
     )
+    # reproduce re-runs in a temporary folder: the relative SQLite path must still resolve
+    run([python(), "-m", module, "reproduce"], cwd=project)
 
 
 @pytest.mark.usefixtures("slow_case")

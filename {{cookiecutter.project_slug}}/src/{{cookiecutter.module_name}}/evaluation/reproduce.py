@@ -39,11 +39,17 @@ class ReproduceError(UserError):
 
 
 def make_workspace(project: Project, manifest: dict[str, Any], root: Path) -> Project:
-    """Write the recorded config into an empty folder; a relative CSV path still points at the project."""
+    """Write the recorded config into an empty folder; a relative CSV or SQLite path still points at the project."""
     config = json.loads(json.dumps(manifest["config"]))
     data = config["data"]
     if data["source"] == "csv" and not data["path"].startswith(("http://", "https://")):
         data["path"] = str(project.path(data["path"]))
+    if (
+        data["source"] == "sql"
+        and data["url"].startswith("sqlite:///")
+        and not data["url"].startswith("sqlite:////")
+    ):
+        data["url"] = f"sqlite:///{project.path(data['url'].removeprefix('sqlite:///'))}"
     config["tracking"]["uri"] = "sqlite:///mlflow.db"
     # Relative paths inside the temporary folder: a re-run must never write over the real outputs.
     config["paths"] = {"data_dir": "data", "models_dir": "models", "reports_dir": "reports"}
