@@ -13,11 +13,19 @@ compare = runpy.run_path(str(SCRIPT))  # the script's functions, by name
 
 
 def report(**model: float) -> dict:
-    return {"task": "regression", "primary_metric": "rmse", "n_test": 89, "beats_baseline": True, "model": model}
+    return {
+        "task": "regression",
+        "primary_metric": "rmse",
+        "n_test": 89,
+        "beats_baseline": True,
+        "model": model,
+    }
 
 
 def test_table_puts_the_primary_metric_first_and_judges_each_change() -> None:
-    table = compare["comparison_table"](report(mae=40.0, rmse=55.0, r2=0.4), report(mae=42.0, rmse=50.0, r2=0.5), "main")
+    table = compare["comparison_table"](
+        report(mae=40.0, rmse=55.0, r2=0.4), report(mae=42.0, rmse=50.0, r2=0.5), "main"
+    )
     rows = [line for line in table.splitlines() if line.startswith("| ")][2:]
     assert rows == [
         "| **rmse** (primary) | 55.0000 | 50.0000 | -5.0000 better |",
