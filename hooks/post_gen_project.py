@@ -55,6 +55,9 @@ def git(root: Path, *args: str) -> subprocess.CompletedProcess:
 def init_git(root: Path, answers: dict) -> str:
     """Make root a git repository with one commit of the generated files; say what happened."""
     manual = "git init -b main && git add -A && git commit -m 'Initial commit'"
+    # Only cruft sets _commit: it writes .cruft.json after this hook and reruns the hook on update.
+    if "_commit" in answers:
+        return f"git: cruft is generating, so no repository was made (.cruft.json comes after this step); to start one: {manual}"
     if shutil.which("git") is None:
         return f"git: not found, so no repository was made (install git, then: {manual})"
     outer = git(root.parent, "rev-parse", "--show-toplevel")
