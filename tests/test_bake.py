@@ -77,7 +77,22 @@ def test_baked_project_pipeline_and_own_tests_pass(
     project = trained_project(dataset)
     report = json.loads((project / "reports" / "metrics.json").read_text())
     assert report["beats_baseline"], f"{dataset}: model does not beat the baseline: {report}"
-    run([python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, timeout=300)
+    run(
+        [
+            python(),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "auto",
+            "--dist",
+            "loadfile",
+        ],
+        cwd=project,
+        timeout=300,
+    )
 
 
 def test_baked_project_pipeline_runs_on_the_sample_sqlite_database(tmp_path: Path) -> None:
