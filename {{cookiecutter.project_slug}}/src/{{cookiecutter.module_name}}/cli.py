@@ -191,20 +191,13 @@ def monitor(
     rows: Annotated[int | None, typer.Option(help="Last N predictions (default: window_rows)", min=1)] = None,
     hours: Annotated[float | None, typer.Option(help="The last H hours instead.", min=0.01)] = None,
 ) -> None:
-    """Compare logged predictions with the training data; exit 1 on drift, 2 with too few rows."""
-    from .monitoring.monitor import NotEnoughRows, monitor_predictions
+    """Judge input drift, prediction drift and live quality; exit 0, 1/3/4 on a failed check, 2 with too few rows."""
+    from .monitoring.monitor import check_predictions
 
-    project = load_project(config)
-    try:
-        with step("monitor"):
-            result = monitor_predictions(project, rows, hours)
-    except NotEnoughRows as exc:
-        console.print(f"[yellow]too few rows:[/yellow] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    for line in result.describe():
-        console.print(line, highlight=False, soft_wrap=True)
-    if result.drifted:
-        raise typer.Exit(1)
+    with step("monitor"):
+        lines, code = check_predictions(load_project(config), rows, hours)
+    print_lines(lines)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -215,23 +208,33 @@ def simulate(
     rows: Annotated[int | None, typer.Option(help="Requests (default: window_rows).", min=1)] = None,
     drift: Annotated[bool, typer.Option("--drift", help="Send deliberately shifted rows.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the sample (and of the shift).")] = 0,
+    labels: Annotated[str, typer.Option(help="Then send labels to /feedback: none, true or wrong.")] = "none",
 ) -> None:
     """Send held-out rows (or, with --drift, shifted ones) to a running API, one request each."""
-    from . import model_files
-    from .monitoring.simulate import sample_records, send_records
-    from .serving.runtime import load_contract
+    from .monitoring.simulate import simulate_traffic
 
-    project = load_project(config)
-    serving, count = project.config.serving, rows or project.config.monitoring.window_rows
-    base = url or f"http://{serving.host}:{port or serving.port}"
-    contract = load_contract(model_files.read_metadata(project.models_dir))
-    records = sample_records(project, contract, count, drift=drift, seed=seed)
-    with step(f"simulate ({'drifted' if drift else 'held-out'} traffic → {base})"):
-        statuses = send_records(base, records)
-    answered = ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items()))
-    console.print(f"  {len(records)} requests: {answered}; the API logs them within monitoring.flush_seconds")
-    if set(statuses) != {200}:
-        raise UserError(f"some requests failed ({answered}) — see the API's log.")
+    with step(f"simulate ({'drifted' if drift else 'held-out'} traffic)"):
+        lines = simulate_traffic(load_project(config), url or port, rows, drift, seed, labels)
+    print_lines(lines)
+
+
+@app.command()
+def feedback(
+    input_path: Annotated[Path, typer.Argument(help="CSV with request_id, actual and optionally row_index.")],
+    config: ConfigOption = None,
+) -> None:
+    """Store true targets for logged predictions; rows that are invalid or unknown go to a _refused.csv."""
+    from .monitoring.labels import store_label_file
+
+    print_lines(store_label_file(load_project(config), input_path))
+
+
+@app.command()
+def retrain(config: ConfigOption = None, force: Annotated[bool, typer.Option("--force")] = False) -> None:
+    """When monitor fails (or with --force): add the labelled predictions to the data, run the pipeline."""
+    from .monitoring.retrain import retrain_model
+
+    print_lines(retrain_model(load_project(config), print_lines, force=force))
 
 
 def main(argv: list[str] | None = None) -> int:

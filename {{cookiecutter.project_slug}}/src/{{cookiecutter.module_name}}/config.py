@@ -15,6 +15,8 @@ CONFIG_ENV_VAR = "{{ cookiecutter.module_name | upper }}_CONFIG"
 # Overrides monitoring.url, so that a database password stays out of config.yaml.
 PREDICTION_LOG_URL_ENV_VAR = "PREDICTION_LOG_URL"
 Source = Literal["penguins", "breast_cancer", "diabetes", "csv", "sql"]
+# Where a failing `monitor` posts its alert (a Slack-compatible webhook); unset: no alert is sent.
+ALERT_WEBHOOK_ENV_VAR = "ALERT_WEBHOOK_URL"
 
 
 class StrictModel(BaseModel):
@@ -156,6 +158,11 @@ class MonitoringConfig(StrictModel):
     numeric_threshold: float = Field(0.3, gt=0.0)
     categorical_method: str = "jensenshannon"
     categorical_threshold: float = Field(0.2, gt=0.0)
+    # Live quality fails when the primary metric is this much (relative) worse than held out.
+    quality_tolerance: float = Field(0.1, ge=0.0, le=10.0)
+    min_labelled_rows: int = Field(50, ge=1)
+    retrain_rows: int = Field(100_000, ge=1)  # the newest labelled predictions `retrain` adds
+    reload_seconds: float = Field(10.0, ge=0.0)  # how often the API looks for a new champion (0: never)
 
 
 class Config(StrictModel):

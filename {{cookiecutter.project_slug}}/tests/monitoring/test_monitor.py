@@ -23,9 +23,11 @@ from ..conftest import PROJECT_ROOT, write_config
 from ..serving.test_predict_file import free_port, wait_until_ready
 
 
-def monitored_project(trained: Project, root: Path, **monitoring: object) -> Project:
-    """A config in root that reads trained's data and model, and logs to root/log.db."""
-    paths = {"data_dir": str(trained.processed_dir.parent), "models_dir": str(trained.models_dir),
+def monitored_project(
+    trained: Project, root: Path, models_dir: Path | None = None, **monitoring: object
+) -> Project:
+    """A config in root that reads trained's data and model (or models_dir), and logs to root/log.db."""
+    paths = {"data_dir": str(trained.processed_dir.parent), "models_dir": str(models_dir or trained.models_dir),
              "reports_dir": str(root / "reports")}  # fmt: skip
     settings = {"url": f"sqlite:///{root / 'log.db'}", "flush_seconds": 0.05, **monitoring}
     return load_project(write_config(root, paths=paths, monitoring=settings))
@@ -62,8 +64,11 @@ def test_monitor_reads_shifted_traffic_as_drift_and_names_the_columns(
     log_traffic(project, 200, drift=False, seed=2)
     log_traffic(project, 300, drift=True, seed=3)
 
-    assert main(["monitor", "--config", str(project.config_path), "--rows", "300"]) == 1
+    code = main(["monitor", "--config", str(project.config_path), "--rows", "300"])
     summary = json.loads((project.monitoring_dir / "drift.json").read_text())
+    # 1: input drift; 3 when the predictions drifted too (the more serious check names the code)
+    assert code == (3 if summary["verdict"]["prediction_drift"] else 1), summary["verdict"]
+    assert summary["verdict"]["input_drift"] is True
     assert summary["drift_share"] >= summary["threshold"]
     assert set(summary["drifted_columns"]) == set(project_features(project)), summary["columns"]
     assert summary["outside_training_rows_share"] > 0.1, "shifted numbers leave the training range"

@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 from ..contract import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_CATEGORY, Contract
+from ..errors import UserError
 from ..project import Project
 
 PREDICTION = "prediction"
@@ -116,8 +117,26 @@ def outside_training(current: Any, contract: Contract) -> Any:
     return pd.DataFrame(flags, index=current.index)
 
 
+def reference_predictions(project: Project, train: Any, contract: Contract) -> Any:
+    """The served model's predictions on the training rows: what the logged ones are compared with.
+
+    Not the target itself: a regression model's predictions spread less than the target, which
+    would read as drift on unchanged traffic. Without a champion in models/, or without its runtime
+    installed (the `monitor` extra alone), the training target stands in.
+    """
+    from ..serving.runtime import load_predictor
+    from .simulate import to_record
+
+    try:
+        predictor = load_predictor(project.models_dir)
+    except (UserError, ImportError):
+        return train[contract.target].to_numpy()
+    records = [to_record(row, contract) for row in train[contract.feature_names].to_dict("records")]
+    return predictor.predict(records).predictions
+
+
 def describe_predictions(current: Any, reference: Any, contract: Contract) -> dict[str, Any]:
-    """The prediction distribution now and the target distribution in training."""
+    """The prediction distribution now and in the reference (the model's on the training rows)."""
     if contract.task == "classification":
         return {
             side: frame[PREDICTION].astype(str).value_counts(normalize=True).round(4).to_dict()

@@ -16,8 +16,21 @@ from typing import Any
 from ..contract import Contract
 from ..errors import UserError
 from ..project import Project
+from ..serving.feedback import feedback
 from ..serving.prediction_table import PredictionTable, predictions, printable_url
-from .drift import PREDICTION, align_types, describe_predictions, drift_by_column, outside_training
+from .alerts import add_banner, alert
+from .drift import (
+    PREDICTION,
+    align_types,
+    describe_predictions,
+    drift_by_column,
+    outside_training,
+    reference_predictions,
+)
+from .quality import ACTUAL, PROBABILITIES, live_quality
+
+# The exit code of a failing `monitor`: the most serious failed check (drift.json lists them all).
+EXIT_CODES = {"live_quality": 4, "prediction_drift": 3, "input_drift": 1}  # 2: too few rows
 
 
 class NotEnoughRows(UserError):
@@ -38,26 +51,54 @@ class DriftResult:
     def drifted(self) -> bool:
         return self.share >= self.threshold
 
+    @property
+    def failed(self) -> list[str]:
+        """The checks that failed, most serious first."""
+        return [name for name in EXIT_CODES if self.summary["verdict"][name]]
+
     def describe(self) -> list[str]:
         """What the command prints (rich markup): the verdict, each drifted column, where the report is."""
         summary = self.summary
         lines = [
-            f"  {self.rows} logged predictions vs {summary['reference_rows']} training rows: "
+            f"{self.rows} logged predictions vs {summary['reference_rows']} training rows: "
             f"{len(self.drifted_columns)}/{len(summary['columns'])} features drifted "
             f"({self.share * 100:.0f} %; drift from {self.threshold * 100:.0f} %)"
         ]
         for name in self.drifted_columns:
             column = summary["columns"][name]
-            lines.append(f"  [red]drifted[/red] {name}: {column['method']} {column['score']:.3f}")
+            lines.append(f"[red]drifted[/red] {name}: {column['method']} {column['score']:.3f}")
         verdict = "[red]drifted[/red]" if self.prediction_drifted else "stable"
         unseen = summary["outside_training_rows_share"]
         lines.append(
-            f"  predictions vs training target: {verdict}; rows with a value unseen in training: {unseen * 100:.1f} %"
+            f"predictions vs the model's on training rows: {verdict}; rows with a value unseen in training: {unseen * 100:.1f} %"
         )
-        lines.append(f"  report: {self.report_dir / 'drift.html'} (and drift.json)")
+        lines.append(f"report: {self.report_dir / 'drift.html'} (and drift.json)")
+        quality = summary["live_quality"]
+        for name, values in quality["metrics"].items():
+            lines.append(f"live {name}: {values['live']:.4f} (held out {values['held_out']:.4f})")
+        if quality["failed"] is None:
+            lines.append(f"live quality not judged: {quality['labelled_rows']} labelled predictions in the window "
+                         f"(needs {quality['min_labelled_rows']}; send labels with make feedback or POST /feedback)")  # fmt: skip
         if self.drifted:
             lines.append(f"[red]drift[/red] in {', '.join(self.drifted_columns)}")
+        verdict = (
+            ", ".join(f"[red]{name} failed[/red]" for name in self.failed)
+            or "[green]all checks passed[/green]"
+        )
+        lines.append(f"verdict: {verdict}")
         return lines
+
+
+def check_predictions(project: Project, rows: int | None, hours: float | None) -> tuple[list[str], int]:
+    """Run the check, alert on a failure; return what `monitor` prints and its exit code (EXIT_CODES)."""
+    try:
+        result = monitor_predictions(project, rows, hours)
+    except NotEnoughRows as exc:
+        return [f"[yellow]too few rows:[/yellow] {exc}"], 2
+    if not result.failed:
+        return result.describe(), 0
+    lines = [*result.describe(), alert(project.config.project_name, result.summary, result.failed)]
+    return lines, EXIT_CODES[result.failed[0]]
 
 
 def monitor_predictions(project: Project, rows: int | None = None, hours: float | None = None) -> DriftResult:
@@ -102,9 +143,13 @@ def monitor_predictions(project: Project, rows: int | None = None, hours: float 
         "columns": {name: columns[name] for name in features},
         "prediction": {**columns[PREDICTION], **describe_predictions(current, reference, contract)},
         "outside_training_rows_share": float(outside_training(current, contract).any(axis=1).mean()),
+        "live_quality": live_quality(current, contract, project),
     }
+    summary["verdict"] = {"input_drift": summary["drift_share"] >= settings.drift_share,
+                          "prediction_drift": bool(columns[PREDICTION]["drifted"]),
+                          "live_quality": bool(summary["live_quality"]["failed"])}  # fmt: skip
     write_summary(project.monitoring_dir, summary)
-    return DriftResult(
+    result = DriftResult(
         rows=len(current),
         share=summary["drift_share"],
         threshold=settings.drift_share,
@@ -113,6 +158,8 @@ def monitor_predictions(project: Project, rows: int | None = None, hours: float 
         report_dir=project.monitoring_dir,
         summary=summary,
     )
+    add_banner(project.monitoring_dir / "drift.html", result.describe())
+    return result
 
 
 def read_log(project: Project, contract: Contract, rows: int | None, hours: float | None) -> Any:
@@ -127,12 +174,18 @@ def read_log(project: Project, contract: Contract, rows: int | None, hours: floa
         )
     table = PredictionTable(url)
     log = predictions.c
-    query = sa.select(log.created_at, log.model_version, log.features, log.prediction)
+    labels = feedback.c
+    joined = predictions.outerjoin(
+        feedback, (labels.request_id == log.request_id) & (labels.row_index == log.row_index)
+    )
+    query = sa.select(log.created_at, log.model_version, log.features, log.prediction, log.probabilities,
+                      labels.actual).select_from(joined)  # fmt: skip
     if hours:
         since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=hours)
         query = query.where(log.created_at >= since)
     query = query.order_by(log.id.desc()).limit(rows)
     try:
+        feedback.create(table.connect(), checkfirst=True)  # no label sent yet: an empty table
         with table.connect().connect() as connection:
             logged = connection.execute(query).all()
     finally:
@@ -144,6 +197,8 @@ def read_log(project: Project, contract: Contract, rows: int | None, hours: floa
             "created_at": [row.created_at for row in logged],
             "model_version": [row.model_version for row in logged],
             PREDICTION: [row.prediction for row in logged],
+            PROBABILITIES: [row.probabilities for row in logged],
+            ACTUAL: [row.actual for row in logged],
         }
     )
     return pd.concat([frame, align_types(features, contract)], axis=1)
@@ -158,10 +213,10 @@ def read_contract(project: Project) -> Contract:
 
 
 def read_reference(project: Project, contract: Contract) -> Any:
-    """The training rows: the features, and the target as the reference for the predictions."""
+    """The training rows: the features, and the served model's predictions on them (see drift.py)."""
     train = read_train(project.processed_dir / "train.parquet")
     reference = align_types(train[contract.feature_names].copy(), contract)
-    reference[PREDICTION] = train[contract.target].to_numpy()
+    reference[PREDICTION] = reference_predictions(project, train, contract)
     return reference
 
 

@@ -6,4 +6,5 @@ and configs/config.yaml (`serving:`, `monitoring:`). Writes the prediction log t
   http_errors.py: 4xx answers naming the field; runtime.py: ONNX Runtime or skops scoring;
   batching.py: micro-batching for skops; server.py: uvicorn (`serve`); predict_file.py: `predict`.
 - prediction_log.py: the queue and writer thread; prediction_table.py: the SQL table; telemetry.py: /metrics.
+- feedback.py: POST /feedback's models and the `feedback` table (the true targets of logged predictions).
 """

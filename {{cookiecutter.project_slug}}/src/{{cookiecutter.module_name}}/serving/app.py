@@ -3,6 +3,8 @@
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
 # models are built at run time, so they must be real objects rather than strings.
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -14,10 +16,13 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import model_files
+from ..contract import Contract
 from ..project import Project, load_project
 from .batching import MicroBatcher
+from .feedback import FeedbackAnswer, FeedbackStore, build_label_models
 from .http_errors import ERRORS, add_error_handlers
 from .prediction_log import PredictionLog
 from .runtime import Predictor, Row, Scores, load_contract, load_predictor
@@ -41,9 +46,15 @@ class ServingState:
         self.predictor: Predictor | None = None
         self.batcher: MicroBatcher | None = None  # the skops runtime's
         self.log = PredictionLog(None)  # replaced by the configured log when the model is loaded
+        self.feedback: FeedbackStore | None = None  # None when the log is off: no prediction to label
+        self.watcher: asyncio.Task[None] | None = None
 
-    async def predict(self, records: list[BaseModel], fields: list[str]) -> list[dict[str, Any]]:
-        """Score validated records; return each one's answer, as the response models describe it."""
+    async def predict(
+        self, records: list[BaseModel], fields: list[str], response: Response
+    ) -> list[dict[str, Any]]:
+        """Score validated records; return each one's answer, as the response models describe it.
+
+        The response's X-Request-ID header names the logged rows for POST /feedback."""
         assert self.predictor is not None, "the lifespan loads the model"
         started = time.perf_counter()
         rows, warnings = [], []
@@ -61,7 +72,7 @@ class ServingState:
             for answer, chances in zip(answers, scores.probabilities.tolist(), strict=True):
                 answer["probabilities"] = dict(zip(classes, chances, strict=True))
         self.telemetry.count_predictions(scores.predictions, warnings)
-        self.log.add(rows, answers, started)
+        response.headers["X-Request-ID"] = self.log.add(rows, answers, started)
         return answers
 
     def score_rows(self, rows: list[Row]) -> Scores:
@@ -77,25 +88,65 @@ class ServingState:
         return await self.batcher.submit(rows)
 
     async def start(self, project: Project) -> None:
-        """Load the model file (after checking its digest) and start the batcher and the prediction log."""
-        predictor = load_predictor(project.models_dir, self.metadata)
+        """Load the model file (after checking its digest) and start the batcher, the prediction log
+        and the watch for a new champion."""
+        self.log = PredictionLog.for_project(project, self.version, "", self.telemetry.log)
+        await self.serve(project, self.metadata)
+        self.log.start()
+        if self.log.table is not None:
+            self.feedback = FeedbackStore(project.prediction_log_url)
+        self.watcher = asyncio.create_task(self.watch_champion(project))
+
+    async def serve(self, project: Project, metadata: dict[str, Any]) -> None:
+        """Load the model model.json describes, then swap it in: a request sees the old model or the new."""
+        predictor = await asyncio.to_thread(load_predictor, project.models_dir, metadata)
         serving = project.config.serving
-        if predictor.runtime != "onnx":
+        if predictor.runtime != "onnx" and self.batcher is None:
             self.batcher = MicroBatcher(self.score_rows, max_rows=serving.max_batch_rows,
                                         wait_s=serving.batch_wait_ms / 1000)  # fmt: skip
             await self.batcher.start()
-        self.log = PredictionLog.for_project(project, self.version, predictor.runtime, self.telemetry.log)
-        self.log.start()
-        self.predictor = predictor
+        if self.predictor is not None:
+            self.telemetry.model.remove(self.version, self.predictor.runtime)
+        self.metadata, self.version, self.predictor = metadata, str(metadata["version"]), predictor
+        self.log.model_version, self.log.runtime = self.version, predictor.runtime
         self.telemetry.model.labels(self.version, predictor.runtime).set(1)
         logger.info("serving model %s on %s (%s)", self.version, predictor.runtime,
-                    self.metadata.get("runtime_reason"))  # fmt: skip
+                    metadata.get("runtime_reason"))  # fmt: skip
+
+    async def watch_champion(self, project: Project) -> None:
+        """Every monitoring.reload_seconds, serve models/model.json's champion if its version changed.
+
+        Only a champion with the same inputs and target swaps in: the request models stay those built
+        at start (a new input or class needs a restart)."""
+        while interval := project.config.monitoring.reload_seconds:
+            await asyncio.sleep(interval)
+            try:
+                metadata = model_files.read_metadata(project.models_dir)
+                if str(metadata["version"]) == self.version:
+                    continue
+                if not same_problem(load_contract(metadata), load_contract(self.metadata)):
+                    raise ValueError("it has other inputs or classes: restart the API to serve it")
+                await self.serve(project, metadata)
+            except Exception as exc:  # still being copied, a bad file, another problem: keep serving
+                logger.warning("models/model.json not served (%s); still serving %s", exc, self.version)
 
     async def stop(self) -> None:
-        """Stop the batcher, then write what the prediction log still holds."""
+        """Stop watching and the batcher, then write what the prediction log still holds."""
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
         if self.batcher is not None:
             await self.batcher.stop()
         self.log.close()
+        if self.feedback is not None:
+            self.feedback.dispose()
+
+
+def same_problem(new: Contract, served: Contract) -> bool:
+    """True when both models take the same inputs (names, kinds) and predict the same target (classes)."""
+    inputs = [[(feature.name, feature.kind) for feature in contract.features] for contract in (new, served)]
+    return inputs[0] == inputs[1] and (new.target, new.classes) == (served.target, served.classes)
 
 
 def create_app(project: Project | None = None) -> FastAPI:
@@ -128,11 +179,11 @@ def create_app(project: Project | None = None) -> FastAPI:
     app.state.serving = state
     app.add_middleware(RequestTelemetry, telemetry=telemetry)
     add_error_handlers(app)
-    add_routes(app, state)
+    add_routes(app, state, build_label_models(contract, serving.max_batch_rows)[1])
     return app
 
 
-def add_routes(app: FastAPI, state: ServingState) -> None:
+def add_routes(app: FastAPI, state: ServingState, labels: Any) -> None:
     models = state.models
     limit = models.max_body_bytes  # larger bodies are refused (413) before they are read
     demo_page = resources.files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
@@ -166,17 +217,33 @@ def add_routes(app: FastAPI, state: ServingState) -> None:
     @app.post(
         "/predict", response_model=models.response, tags=["predict"], responses=ERRORS, max_body_size=limit
     )
-    async def predict(record: models.record) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def predict(record: models.record, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
         """Score one record."""
-        (answer,) = await state.predict([record], ["body"])
+        (answer,) = await state.predict([record], ["body"], response)
         return {**answer, "model_version": state.version}
 
     @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS,
               max_body_size=limit)  # fmt: skip
-    async def predict_batch(request: models.batch_request) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def predict_batch(request: models.batch_request, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
         """Score a list of records (at most serving.max_batch_rows) in one call."""
         fields = [f"records.{index}" for index in range(len(request.records))]
-        return {"predictions": await state.predict(request.records, fields), "model_version": state.version}
+        answers = await state.predict(request.records, fields, response)
+        return {"predictions": answers, "model_version": state.version}
+
+    @app.post("/feedback", response_model=FeedbackAnswer, tags=["feedback"], responses=ERRORS,
+              max_body_size=limit)  # fmt: skip
+    def post_feedback(body: labels) -> FeedbackAnswer:  # type: ignore[valid-type]
+        """Store the true target of logged predictions: one label or a list (see serving/feedback.py)."""
+        if state.feedback is None:
+            raise HTTPException(
+                409, "the prediction log is off (monitoring.log_predictions): nothing to label"
+            )
+        try:
+            return state.feedback.answer(body if isinstance(body, list) else [body])
+        except SQLAlchemyError as exc:  # the store is down: the client may retry
+            raise HTTPException(
+                503, f"the prediction log's database did not answer: {type(exc).__name__}"
+            ) from None
 
     @app.get("/metrics", tags=["status"], response_class=Response)
     def metrics() -> Response:

@@ -81,15 +81,18 @@ class PredictionLog:
             self.thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
             self.thread.start()
 
-    def add(self, rows: list[dict[str, Any]], answers: list[dict[str, Any]], started: float) -> None:
+    def add(self, rows: list[dict[str, Any]], answers: list[dict[str, Any]], started: float) -> str:
         """Queue one request's rows and answers ({"prediction", "probabilities"?}) if there is room.
 
         Args:
             started: time.perf_counter() when the request arrived (the logged latency starts there).
+
+        Returns:
+            The request id the rows are logged under (labels name it: serving/feedback.py).
         """
-        if self.table is None:
-            return
         request, created = next(self.requests), time.time()
+        if self.table is None:
+            return ""
         latency_ms = (time.perf_counter() - started) * 1000
         for index, (row, answer) in enumerate(zip(rows, answers, strict=True)):
             record = LoggedPrediction(request, index, created, latency_ms, row, answer["prediction"],
@@ -98,7 +101,8 @@ class PredictionLog:
                 self.queue.put_nowait(record)
             except queue.Full:
                 self._drop(len(rows) - index)
-                return
+                break
+        return f"{self.prefix}-{request}"
 
     def waiting(self) -> int:
         """Return how many records are queued or being retried."""
