@@ -5,24 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import track
 from rich.table import Column, Table
 
 from .errors import UserError
 from .project import load_project
 
 app = typer.Typer(
-    help="{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\"') }}: data → train → evaluate, tracked in MLflow.",
+    help="{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\"') }}: data → train → evaluate → promote → serve → monitor, tracked in MLflow.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Default: configs/config.yaml.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Default: <input>_predictions.")]
 
 
 @contextmanager
@@ -163,25 +166,17 @@ def serve(
 @app.command()
 def predict(
     input_path: Annotated[Path, typer.Argument(help="CSV or Parquet file with the feature columns.")],
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Output .csv/.parquet (default: <input>_predictions)."),
-    ] = None,
+    output: OutputOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Score a CSV or Parquet file with the exported model; write it with prediction columns."""
-    from functools import partial
-
-    from rich.progress import track
-
     from .serving.predict_file import predict_file
 
     project = load_project(config)
     written, unscored = predict_file(project, input_path, output, partial(track, console=console))
     lines = [f"predictions → {written}"]
     if unscored:
-        skipped = f"[yellow]{unscored} rows not scored[/yellow]: a value the model cannot read — their `error` column in {written.name} says which"
-        lines.append(skipped)
+        lines.append(f"[yellow]{unscored} rows not scored[/yellow]: their `error` column in {written.name}")
     print_lines(lines)
 
 
@@ -231,7 +226,7 @@ def feedback(
 
 @app.command()
 def retrain(config: ConfigOption = None, force: Annotated[bool, typer.Option("--force")] = False) -> None:
-    """When monitor fails (or with --force): add the labelled predictions to the data, run the pipeline."""
+    """When monitor fails (or always, with --force): add the labelled predictions to the data, run the pipeline."""
     from .monitoring.retrain import retrain_model
 
     print_lines(retrain_model(load_project(config), print_lines, force=force))

@@ -57,6 +57,13 @@ class Contract:
     def features_of_kind(self, *kinds: str) -> list[str]:
         return [feature.name for feature in self.features if feature.kind in kinds]
 
+    def same_problem(self, other: Contract) -> bool:
+        """True when both take the same inputs (names, kinds) and predict the same target (classes)."""
+        inputs = [
+            [(feature.name, feature.kind) for feature in contract.features] for contract in (self, other)
+        ]
+        return inputs[0] == inputs[1] and (self.target, self.classes) == (other.target, other.classes)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import model_files
-from ..contract import Contract
 from ..project import Project, load_project
 from .batching import MicroBatcher
 from .feedback import FeedbackAnswer, FeedbackStore, build_label_models
@@ -124,7 +123,7 @@ class ServingState:
                 metadata = model_files.read_metadata(project.models_dir)
                 if str(metadata["version"]) == self.version:
                     continue
-                if not same_problem(load_contract(metadata), load_contract(self.metadata)):
+                if not load_contract(metadata).same_problem(load_contract(self.metadata)):
                     raise ValueError("it has other inputs or classes: restart the API to serve it")
                 await self.serve(project, metadata)
             except Exception as exc:  # still being copied, a bad file, another problem: keep serving
@@ -141,12 +140,6 @@ class ServingState:
         self.log.close()
         if self.feedback is not None:
             self.feedback.dispose()
-
-
-def same_problem(new: Contract, served: Contract) -> bool:
-    """True when both models take the same inputs (names, kinds) and predict the same target (classes)."""
-    inputs = [[(feature.name, feature.kind) for feature in contract.features] for contract in (new, served)]
-    return inputs[0] == inputs[1] and (new.target, new.classes) == (served.target, served.classes)
 
 
 def create_app(project: Project | None = None) -> FastAPI:
