@@ -106,6 +106,9 @@ def test_compose_file_is_valid_and_reads_its_secrets_from_env(tmp_path: Path) ->
         "prometheus",
     }
     api = config["services"]["api"]
+    assert "SERVE_EXTRA=serve,postgres" in api["build"]["args"], (
+        "the API's image has the PostgreSQL driver"
+    )
     assert api["environment"]["PREDICTION_LOG_URL"].startswith(
         "postgresql+psycopg://mlops:pg-secret-1@postgres"
     )
