@@ -78,6 +78,28 @@ def init_git(root: Path, answers: dict) -> str:
     return "git: made a repository (branch main) with one commit of the generated files"
 
 
+def lock_dependencies(root: Path) -> str:
+    """Pin every dependency version: uv.lock, and its export requirements.txt for pip; say what happened."""
+    if shutil.which("uv") is None:
+        return "uv.lock: not made, uv is not installed (install it from https://docs.astral.sh/uv/, then: make lock)"
+    # The same two commands as `make lock` (Makefile), which re-pins after a dependency change;
+    # only that one may download a Python of the project's version when none is installed.
+    steps = [("lock", "--quiet", "--no-python-downloads"), ("export", "--quiet", "--frozen", "--all-extras", "--group", "dev",
+             "--no-emit-project", "--no-hashes", "-o", "requirements.txt")]  # fmt: skip
+    for step in steps:
+        try:
+            result = subprocess.run(
+                ["uv", *step], cwd=root, capture_output=True, text=True, timeout=300
+            )
+        except subprocess.TimeoutExpired:
+            return f"uv.lock: not made, 'uv {step[0]}' took over 5 minutes; run `make lock` later"
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines() or ["no message"]
+            reason = next((line for line in lines if line.startswith("error:")), lines[-1])
+            return f"uv.lock: not made, 'uv {step[0]}' failed ({reason}); run `make lock`"
+    return "uv.lock: pinned every dependency version (pip users: requirements.txt)"
+
+
 def format_next_steps(answers: dict) -> str:
     """Return the commands a user runs after generation."""
     return NEXT_STEPS.format(slug=answers["project_slug"])
@@ -88,6 +110,7 @@ def main(answers_json: str = ANSWERS_JSON, root: Path | None = None) -> int:
     answers = json.loads(answers_json)
     root = root or Path.cwd()
     remove_paths(root, paths_to_remove(answers))
+    print(lock_dependencies(root))
     if answers.get("git_init", "yes") == "yes":
         print(init_git(root, answers))
     print(format_next_steps(answers))

@@ -14,6 +14,8 @@ from cookiecutter.main import cookiecutter
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 # FAST=1 (make test-fast) keeps only the default answers for the slow, end-to-end tests.
 FAST = os.environ.get("FAST", "") not in ("", "0", "false")
+# The hook and `make install` look for uv on PATH: find the one beside this Python, as `make test` does.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 # Figures a test measured (image sizes, ...), printed at the end of the run.
 REPORT: list[str] = []
 
