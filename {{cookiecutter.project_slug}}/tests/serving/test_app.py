@@ -173,16 +173,23 @@ def test_metrics_exposes_requests_predictions_and_model(client: TestClient, reco
 
 def test_openapi_documents_fields_ranges_and_examples(client: TestClient, contract: Contract) -> None:
     schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
-    assert set(schema["properties"]) == set(contract.feature_names)
+    assert set(schema["properties"]) - {contract.target, *contract.id_columns, *contract.sensitive_columns,
+                                        *contract.ignored} == set(contract.feature_names)  # fmt: skip
+    assert set(schema["required"]) == set(contract.feature_names), "ignored columns are optional"
     assert schema["examples"], "a real example from the training data"
     number = first(contract, NUMERIC)
     if number:
         assert "Training range" in schema["properties"][number]["description"]
 
 
-def test_sensitive_and_id_columns_are_not_inputs(client: TestClient, contract: Contract) -> None:
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
-    assert not set(schema["properties"]) & {*contract.sensitive_columns, *contract.id_columns}
+def test_target_and_sensitive_columns_are_accepted_and_ignored(
+    client: TestClient, contract: Contract, record: dict[str, Any]
+) -> None:
+    full_row = {**record, contract.target: "anything", **dict.fromkeys(contract.sensitive_columns, "x")}
+    plain, full = (client.post("/predict", json=body).json() for body in (record, full_row))
+    assert full["prediction"] == plain["prediction"], "ignored columns do not change the answer"
+    ignored = [*contract.sensitive_columns, contract.target]
+    assert [warning.split(":")[0] for warning in full["warnings"] if "ignored (" in warning] == ignored
 
 
 # --- bad input: always 4xx with the field and the reason, never 5xx ----------------------------

@@ -136,10 +136,14 @@ def test_api_logs_one_row_per_prediction_and_never_a_sensitive_column(
     sensitive = challenged_project.config.data.sensitive_columns
     project = with_log(challenged_project, f"sqlite:///{tmp_path / 'log.db'}")
     records = held_out_records(project, 7)
+    # The full row, as the data has it: sensitive columns are accepted, ignored and never logged.
+    sent = [{**record, **dict.fromkeys(sensitive, "secret")} for record in records]
     with TestClient(create_app(project)) as client:
-        for record in records[:4]:
-            assert client.post("/predict", json=record).status_code == 200
-        assert client.post("/predict/batch", json={"records": records[4:]}).status_code == 200
+        for record in sent[:4]:
+            response = client.post("/predict", json=record)
+            assert response.status_code == 200
+            assert f"{sensitive[0]}: ignored (a sensitive column)" in response.json()["warnings"]
+        assert client.post("/predict/batch", json={"records": sent[4:]}).status_code == 200
         metrics = client.get("/metrics").text
     # Leaving the client shuts the app down, which writes what is still buffered.
 

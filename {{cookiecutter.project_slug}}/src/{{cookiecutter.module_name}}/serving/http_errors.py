@@ -69,7 +69,7 @@ def describe_error(error: dict[str, Any]) -> dict[str, str]:
         }
     reasons = {
         "missing": "required field is missing" if loc else "a JSON body is required",
-        "extra_forbidden": "not a model input (identifier and sensitive columns are never inputs)",
+        "extra_forbidden": "not a column of the training data (names are the cleaned, snake-cased ones)",
         "finite_number": "must be a finite number (NaN and infinity are not allowed)",
         "too_short": "send at least one record",
     }

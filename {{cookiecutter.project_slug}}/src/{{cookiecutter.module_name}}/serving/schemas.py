@@ -3,7 +3,8 @@
 Every feature is a required field; null only where training had missing values; numbers finite and
 within ±1e30 (see input_limit), scored but flagged outside the training range; a label never seen is
 refused (422) under `serving.unknown_category: reject`, scored as unknown and flagged under `warn`;
-identifier and sensitive columns are no fields at all, so sending one is a 422.
+identifier, sensitive, set-aside and target columns are accepted and ignored (named in `warnings`,
+never scored or logged), so a full row of the data passes; any other unknown field is a 422.
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ class ApiModels:
     batch_response: type[BaseModel]
     checks: list[FeatureCheck]
     max_body_bytes: int  # larger bodies are refused (413) before they are read
+    ignored: dict[str, str]  # Python name of each accepted-but-ignored field → its warning
 
     def to_row(self, record: BaseModel) -> tuple[dict[str, Any], list[str]]:
-        """Return the record as {feature: value} for the model, and its warnings."""
-        row = record.model_dump(by_alias=True)
+        """Return the record as {feature: value} for the model (ignored fields left out), and its warnings."""
+        sent = record.model_fields_set
+        row = record.model_dump(by_alias=True, exclude=set(self.ignored))
         warnings = [warning for check in self.checks if (warning := check.warn(row[check.name]))]
-        return row, warnings
+        return row, warnings + [warning for name, warning in self.ignored.items() if name in sent]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,10 @@ def build_models(contract: Contract, *, max_batch_rows: int, unknown_category: s
         # clash with BaseModel attributes (e.g. a column called "json" or "schema").
         fields[f"f{index}"] = (_annotation(feature, strict_labels), _field_info(feature, strict_labels))
         checks.append(_check(feature, strict_labels))
+    ignored = {}
+    for index, (name, role) in enumerate(_ignored_columns(contract).items()):
+        fields[f"g{index}"] = (Any, Field(None, alias=name, description=f"Ignored: {role}."))
+        ignored[f"g{index}"] = f"{name}: ignored ({role})"
     example = {feature.name: feature.example for feature in contract.features}
     record = create_model(
         "Record",
@@ -124,7 +131,17 @@ def build_models(contract: Contract, *, max_batch_rows: int, unknown_category: s
     max_body_bytes = max(
         1 << 16, (max_batch_rows + 1) * sum(len(name) + 128 for name in contract.feature_names)
     )
-    return ApiModels(record, batch_request, prediction, response, batch_response, checks, max_body_bytes)
+    return ApiModels(
+        record, batch_request, prediction, response, batch_response, checks, max_body_bytes, ignored
+    )
+
+
+def _ignored_columns(contract: Contract) -> dict[str, str]:
+    """The data's columns that are no model input, each with its role: sent with a row, they are ignored."""
+    roles = {name: "an identifier column" for name in contract.id_columns}
+    roles |= {name: "a sensitive column" for name in contract.sensitive_columns}
+    roles |= {name: "set aside in training" for name in contract.ignored}
+    return {**roles, contract.target: "the target"}
 
 
 def _annotation(feature: Feature, strict_labels: bool) -> Any:
@@ -170,7 +187,8 @@ def _check(feature: Feature, strict_labels: bool) -> FeatureCheck:
 
 
 def _prediction_model(contract: Contract) -> type[BaseModel]:
-    warnings = (list[str], Field(default_factory=list, description="Values scored but outside training."))
+    text = "Values scored but outside training; columns ignored."
+    warnings = (list[str], Field(default_factory=list, description=text))
     if contract.task == "classification":
         classes = contract.classes or []
         return create_model(
