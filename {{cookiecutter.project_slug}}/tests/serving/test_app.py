@@ -209,6 +209,15 @@ def test_predict_extra_field_returns_422(client: TestClient, record: dict[str, A
     assert response.json()["detail"][0]["field"] == "customer_id"
 
 
+def test_a_misspelled_field_is_refused_with_the_closest_known_name(
+    client: TestClient, record: dict[str, Any]
+) -> None:
+    name = next(iter(record))
+    response = client.post("/predict", json={**record, name + "s": record[name]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["reason"].endswith(f"did you mean '{name}'?")
+
+
 def test_predict_wrong_type_returns_422(
     client: TestClient, record: dict[str, Any], contract: Contract
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from difflib import get_close_matches
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,11 +44,19 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not is_json_type(content_type):
         got = content_type[:MAX_FIELD_CHARS] or "no Content-Type"
         return body_error(415, f"send a JSON body with Content-Type: application/json (got {got})")
-    errors = exc.errors()
-    detail = [describe_error(error) for error in errors[:MAX_ERRORS]]
+    errors, known = exc.errors(), record_fields(request)
+    detail = [describe_error(error, known) for error in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         detail.append({"field": "body", "reason": f"and {len(errors) - MAX_ERRORS} more errors"})
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def record_fields(request: Request) -> list[str]:
+    """The record's field names on the routes that take records, to suggest the closest to a misspelling."""
+    state = getattr(request.app.state, "serving", None)
+    if state is None or not request.url.path.startswith("/predict"):
+        return []
+    return [field.alias or name for name, field in state.models.record.model_fields.items()]
 
 
 def is_json_type(content_type: str) -> bool:
@@ -56,7 +65,7 @@ def is_json_type(content_type: str) -> bool:
     return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
-def describe_error(error: dict[str, Any]) -> dict[str, str]:
+def describe_error(error: dict[str, Any], known: list[str] | None = None) -> dict[str, str]:
     """Turn one pydantic error into {field, reason}, the field as a dotted path in the body."""
     loc = [str(part) for part in error.get("loc", ()) if part != "body"]
     kind = error.get("type", "")
@@ -74,6 +83,8 @@ def describe_error(error: dict[str, Any]) -> dict[str, str]:
         "too_short": "send at least one record",
     }
     reason = reasons.get(kind, error.get("msg", "invalid value"))
+    if kind == "extra_forbidden" and loc and (close := get_close_matches(loc[-1], known or [], n=1)):
+        reason += f": did you mean '{close[0]}'?"
     feature = bool(loc) and not loc[-1].isdigit() and loc != ["records"]  # not a record, not the list
     if error.get("input", "") is None and (kind.endswith("_type") or kind == "literal_error") and feature:
         reason = "null is not allowed here: training had no missing values in this feature — send a value"
