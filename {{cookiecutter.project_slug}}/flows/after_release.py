@@ -1,7 +1,7 @@
 """The after-release loop as a Prefect flow: monitor, then retrain when a check failed; the gate promotes.
 
 Prefect 3.9 needs FastAPI < 0.151 and the API needs >= 0.165, so the flow runs from its own
-environment (`make flow` makes .venv-flow with the `flow` extra) and calls the project's commands
+environment (`make flow` makes .venv-flow with Prefect) and calls the project's commands
 in .venv, as cron does. The cron line and the scheduled GitHub workflow stay the default; this is
 for when you want runs, retries and logs in Prefect's UI.
 

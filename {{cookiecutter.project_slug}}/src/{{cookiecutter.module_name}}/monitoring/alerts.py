@@ -27,7 +27,7 @@ def describe_failures(project_name: str, summary: dict[str, Any], failed: list[s
         name = quality["primary_metric"]
         values = quality["metrics"][name]
         lines.append(f"live {name} {values['live']:.4f} vs held out {values['held_out']:.4f} "
-                     f"(tolerance {quality['tolerance']:.0%}, {quality['labelled_rows']} labels)")  # fmt: skip
+                     f"(tolerance {100 * quality['tolerance']:g}%, {quality['labelled_rows']} labels)")  # fmt: skip
     if "prediction_drift" in failed:
         lines.append(f"predictions drifted from the training target ({summary['prediction']['method']})")
     if "input_drift" in failed:
