@@ -6,7 +6,7 @@ one with `monitoring.log_predictions: false` — and drives them in turns with t
 benchmark's load (N keep-alive connections sending single held-out rows; wrk when installed), so
 that both see the same machine. CPU per request counts the server's whole process tree, so the
 log's writer process is included. Then checks that the log holds one row per prediction served, writes 100k
-predictions to a fresh log and times `{{ cookiecutter.module_name }} monitor --rows 100000` end to end.
+predictions to a fresh log, labels each of them (as POST /feedback would) and times `{{ cookiecutter.module_name }} monitor --rows 100000` end to end.
 
     make pipeline && python benchmarks/monitoring_bench.py
 
@@ -90,6 +90,24 @@ def fill_log(project: Any, rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
+def label_log(project: Any) -> None:
+    """Give every logged prediction a label (its own answer), in the table POST /feedback writes."""
+    import sqlalchemy as sa
+
+    from {{ cookiecutter.module_name }}.serving.feedback import feedback
+    from {{ cookiecutter.module_name }}.serving.prediction_table import PredictionTable, predictions
+
+    engine = PredictionTable(project.prediction_log_url).connect()
+    feedback.create(engine, checkfirst=True)
+    logged = sa.select(predictions.c.created_at, predictions.c.request_id, predictions.c.row_index,
+                       predictions.c.prediction)  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(feedback).from_select(["created_at", "request_id", "row_index", "actual"], logged)
+        )
+    engine.dispose()
+
+
 def main() -> int:
     from {{ cookiecutter.module_name }}.project import load_project
 
@@ -164,6 +182,7 @@ def main() -> int:
             write_config(project, folder / "big", url=f"sqlite:///{folder / 'big' / 'log.db'}")
         )
         write_rate = fill_log(big, args.monitor_rows)
+        label_log(big)  # so that monitor also scores live quality over every row
         started = time.perf_counter()
         command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "monitor", "--config", str(big.config_path),
                    "--rows", str(args.monitor_rows)]  # fmt: skip
@@ -171,7 +190,7 @@ def main() -> int:
         seconds = time.perf_counter() - started
         print(f"log writer: {write_rate:,.0f} rows/s into SQLite")
         print(
-            f"monitor over {args.monitor_rows:,} rows: {seconds:.1f} s, exit {result.returncode} (target <= 60 s)"
+            f"monitor over {args.monitor_rows:,} rows, all labelled: {seconds:.1f} s, exit {result.returncode} (target <= 60 s)"
         )
         if result.returncode not in (0, 1):
             print(result.stderr[-2000:])
