@@ -23,6 +23,7 @@ from {{ cookiecutter.module_name }}.contract import Contract
 from {{ cookiecutter.module_name }}.data.clean import normalise_columns
 from {{ cookiecutter.module_name }}.data.load import load_bundled
 from {{ cookiecutter.module_name }}.model_files import read_metadata
+from {{ cookiecutter.module_name }}.monitoring.simulate import sample_records
 from {{ cookiecutter.module_name }}.project import Project, load_project
 
 from ..conftest import PROJECT_ROOT, write_config
@@ -177,6 +178,11 @@ def test_raw_held_out_rows_get_the_pipelines_answers_from_the_api_and_predict(
         answer = client.post("/predict/batch", json={"records": records})
         assert answer.status_code == 200, answer.text
         assert [p["prediction"] for p in answer.json()["predictions"]] == pytest.approx(own)
+        for drift in (False, True):  # `make simulate` sends dates too
+            sampled = sample_records(
+                project, Contract.load(project.processed_dir / "schema.json"), 20, drift=drift, seed=0
+            )
+            assert client.post("/predict/batch", json={"records": sampled}).status_code == 200
         example = client.get("/openapi.json").json()["components"]["schemas"]["Record"]["examples"][0]
         assert client.post("/predict", json=example).status_code == 200
         refused = client.post("/predict", json={**records[0], "measured_on": "31.01.2024"})

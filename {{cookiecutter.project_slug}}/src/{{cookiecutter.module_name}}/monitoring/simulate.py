@@ -65,6 +65,8 @@ def shift(sample: Any, contract: Contract, project: Project) -> Any:
 
     train = pd.read_parquet(project.processed_dir / "train.parquet")
     for feature in contract.features:
+        if feature.derived_from:
+            continue  # a date's parts stay a date (no month 14): sent as the date, unshifted
         if feature.kind == CATEGORICAL and feature.categories:
             rarest = [
                 label for label in feature.categories if label != MISSING_CATEGORY
