@@ -49,10 +49,16 @@ class Contract:
     ignored: dict[str, str] = field(default_factory=dict)
     datetime_columns: dict[str, list[str]] = field(default_factory=dict)
     n_rows: int = 0
+    date_formats: dict[str, str] = field(
+        default_factory=dict
+    )  # the format besides ISO 8601 of each date column
 
     @property
     def feature_names(self) -> list[str]:
         return [feature.name for feature in self.features]
+
+    def feature(self, name: str) -> Feature:
+        return next(feature for feature in self.features if feature.name == name)
 
     def features_of_kind(self, *kinds: str) -> list[str]:
         return [feature.name for feature in self.features if feature.kind in kinds]
@@ -92,6 +98,7 @@ def infer_contract(
     ignored: dict[str, str],
     datetime_columns: dict[str, list[str]],
     kinds: dict[str, str] | None = None,
+    date_formats: dict[str, str] | None = None,
 ) -> Contract:
     """Describe the cleaned training frame (a pandas DataFrame) as a contract.
 
@@ -117,6 +124,7 @@ def infer_contract(
         ignored=dict(ignored),
         datetime_columns={key: list(value) for key, value in datetime_columns.items()},
         n_rows=len(frame),
+        date_formats=dict(date_formats or {}),
     )
 
 

@@ -614,8 +614,7 @@ def test_changed_model_file_refuses_to_start(tmp_path: Path, trained_project: Pr
 
 BOUNDARY_SCRIPT = """
 import sys
-for name in ("mlflow", "pandera", "evidently", "MODULE.training", "MODULE.evaluation", "MODULE.data",
-             "MODULE.monitoring"):
+for name in ("mlflow", "pandera", "evidently", "MODULE.training", "MODULE.evaluation", "MODULE.monitoring"):
     sys.modules[name] = None  # importing any of them (or a module in them) now raises ImportError
 from fastapi.testclient import TestClient
 from MODULE.serving.app import create_app
@@ -628,6 +627,8 @@ with TestClient(app) as client:
 assert response.status_code == 200, response.text
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "sklearn"})
 assert runtime != "onnx" or not heavy, f"the ONNX path imported {heavy}"
+stages = sorted(name for name in sys.modules if name.startswith("MODULE.data."))
+assert stages == ["MODULE.data.dates"], f"the API imported {stages}; of the data stage it may import only data/dates.py"
 print("ok", runtime)
 """
 

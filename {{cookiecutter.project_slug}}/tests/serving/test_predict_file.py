@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,8 +20,11 @@ import pytest
 
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.contract import Contract
+from {{ cookiecutter.module_name }}.data.clean import normalise_columns
+from {{ cookiecutter.module_name }}.data.load import load_bundled
 from {{ cookiecutter.module_name }}.model_files import read_metadata
-from {{ cookiecutter.module_name }}.project import Project
+from {{ cookiecutter.module_name }}.monitoring.simulate import sample_records
+from {{ cookiecutter.module_name }}.project import Project, load_project
 
 from ..conftest import PROJECT_ROOT, write_config
 from .test_app import to_json_record
@@ -131,29 +135,71 @@ def test_predict_command_refuses_a_file_without_the_features(
     assert "no column" in capsys.readouterr().err
 
 
-def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, pd.DataFrame]:
+    """`pipeline` on the bundled data plus a day-first date, a label, a number and a row id column."""
+    root = tmp_path_factory.mktemp("dated")
+    default = load_project(write_config(root)).config.data
+    raw = load_bundled(default.source)
     rng = np.random.default_rng(3)
-    n = 120
-    colour = rng.choice(["red", "blue"], n)
-    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
-    raw = pd.DataFrame(
-        {
-            "Measured On": day.strftime("%Y/%m/%d"),
-            "Colour": colour,
-            "Size": rng.normal(size=n).round(3),
-            "Label": np.where((colour == "red") ^ (rng.random(n) < 0.1), "yes", "no"),
-        }
-    )
-    raw.to_csv(tmp_path / "raw.csv", index=False)
-    data = {"source": "csv", "path": "raw.csv", "target": "Label", "task": "classification"}
-    config = str(write_config(tmp_path, data=data))
-    assert main(["pipeline", "--config", config]) == 0
-    untidy = raw.drop(columns="Label").head(20)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, len(raw)), unit="D")
+    raw["Measured On"] = day.strftime("%d/%m/%Y")  # not ISO: the format training found is recorded
+    raw["Colour"] = rng.choice(["red", "blue"], len(raw))
+    raw["Size"] = rng.normal(size=len(raw)).round(3)
+    raw["Row ID"] = np.arange(len(raw))
+    raw.to_csv(root / "raw.csv", index=False)
+    data = {"source": "csv", "path": "raw.csv", "target": default.target, "id_columns": ["Row ID"]}
+    path = write_config(root, data=data)
+    assert main(["pipeline", "--config", str(path)]) == 0
+    return load_project(path), raw
+
+
+def test_raw_held_out_rows_get_the_pipelines_answers_from_the_api_and_predict(
+    dated: tuple[Project, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Each held-out row as it was in the raw file (its date as text) gets, from the API and from
+    `predict`, the answer the trained model gives the features training made from it."""
+    from fastapi.testclient import TestClient
+
+    from {{ cookiecutter.module_name }}.serving.app import create_app
+
+    project, raw = dated
+    config = str(project.config_path)
+    held_out = project.processed_dir / "test.parquet"
+    assert main(["predict", str(held_out), "--output", str(tmp_path / "own.csv"), "--config", config]) == 0
+    own = pd.read_csv(tmp_path / "own.csv")["prediction"].tolist()
+    rows = raw.set_index("Row ID").loc[pd.read_parquet(held_out)["row_id"]].reset_index()
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    assert main(["predict", str(tmp_path / "rows.csv"), "--config", config]) == 0
+    assert pd.read_csv(tmp_path / "rows_predictions.csv")["prediction"].tolist() == pytest.approx(own)
+    records = json.loads(normalise_columns(rows).to_json(orient="records"))
+    assert "/" in records[0]["measured_on"]
+    with TestClient(create_app(project)) as client:
+        answer = client.post("/predict/batch", json={"records": records})
+        assert answer.status_code == 200, answer.text
+        assert [p["prediction"] for p in answer.json()["predictions"]] == pytest.approx(own)
+        for drift in (False, True):  # `make simulate` sends dates too
+            sampled = sample_records(
+                project, Contract.load(project.processed_dir / "schema.json"), 20, drift=drift, seed=0
+            )
+            assert client.post("/predict/batch", json={"records": sampled}).status_code == 200
+        example = client.get("/openapi.json").json()["components"]["schemas"]["Record"]["examples"][0]
+        assert client.post("/predict", json=example).status_code == 200
+        refused = client.post("/predict", json={**records[0], "measured_on": "31.01.2024"})
+    assert refused.status_code == 422
+    assert "measured_on" in refused.text and "ISO 8601 (2024-01-31) or %d/%m/%Y" in refused.text
+
+
+def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
+    dated: tuple[Project, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, raw = dated
+    config = str(project.config_path)
+    raw = raw.drop(columns=project.config.data.target)
+    untidy = raw.head(20).copy()
     untidy["Colour"] = untidy["Colour"].map(lambda value: f"  {value.upper()} ")
     untidy.to_csv(tmp_path / "new.csv", index=False)
-    tidy = raw.drop(columns="Label").head(20)
+    tidy = raw.head(20)
     tidy.to_csv(tmp_path / "tidy.csv", index=False)
     for name in ("new", "tidy"):
         assert main(["predict", str(tmp_path / f"{name}.csv"), "--config", config]) == 0, (
@@ -165,9 +211,9 @@ def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
     pd.testing.assert_frame_equal(scored.filter(like="prob"), expected.filter(like="prob"))
     assert scored["prediction"].tolist() == expected["prediction"].tolist()
     # A value the model cannot read leaves its row unscored, with the reason, never a traceback.
-    broken = raw.drop(columns="Label").head(4).astype(object)
+    broken = raw.head(4).astype(object)
     broken.loc[0, "Size"] = "abc"
-    broken.loc[1, "Measured On"] = "2024/13/45"
+    broken.loc[1, "Measured On"] = "45/13/2024"
     broken.loc[3, "Size"] = "inf"
     broken.loc[3, "Colour"] = "green"  # never seen in training: refused, as by the API (reject)
     broken.to_csv(tmp_path / "broken.csv", index=False)
@@ -177,11 +223,10 @@ def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(
     scored = pd.read_csv(tmp_path / "broken_predictions.csv")
     assert scored["error"].tolist()[:2] == [
         "size: 'abc' is not a finite number",
-        "measured_on: '2024/13/45' is not a date",
+        "measured_on: '45/13/2024' is not a date (ISO 8601 (2024-01-31) or %d/%m/%Y)",
     ]
-    assert scored["error"].iloc[3] == (
-        "colour: 'green' was not seen in training (allowed: blue, red); size: 'inf' is not a finite number"
-    )
+    assert scored["error"].iloc[3].startswith("colour: 'green' was not seen in training (allowed: ")
+    assert scored["error"].iloc[3].endswith("; size: 'inf' is not a finite number")
     assert scored["prediction"].isna().tolist() == [True, True, False, True]
     assert scored["prediction"].iloc[2] == expected["prediction"].iloc[2]
     (tmp_path / "empty.csv").write_text("")

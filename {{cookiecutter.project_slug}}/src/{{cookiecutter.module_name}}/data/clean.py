@@ -14,7 +14,14 @@ import pandas as pd
 from ..contract import MISSING_CATEGORY
 from ..errors import DataError
 from ..project import Project
-from .columns import coerce_column, column_key, expand_datetimes, looks_like_identifier, normalise_labels
+from .columns import (
+    coerce_column,
+    column_key,
+    expand_datetimes,
+    guess_date_format,
+    looks_like_identifier,
+    normalise_labels,
+)
 
 REASON = "quarantine_reason"
 MAX_LISTED = 20  # column names an error lists before "…"
@@ -41,6 +48,7 @@ class Prepared:
     ignored: dict[str, str] = field(default_factory=dict)
     datetime_columns: dict[str, list[str]] = field(default_factory=dict)
     duplicates: int = 0
+    date_formats: dict[str, str] = field(default_factory=dict)  # besides ISO 8601, see guess_date_format
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -142,6 +150,7 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
         if looks_like_identifier(frame[c])
     }
     dates = [c for c in candidates if c not in ignored and frame[c].dtype.kind == "M"]
+    formats = {name: guess_date_format(original[name]) for name in dates}
     frame, derived = expand_datetimes(frame, dates)
     features = [c for c in frame.columns if c not in {target, *id_columns, *sensitive, *ignored}]
     if not features:
@@ -152,7 +161,7 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     frame = frame.drop(columns=[c for c in ignored if c in frame.columns])
     labels = [c for c in features if frame[c].dtype == object]
     frame[labels] = frame[labels].fillna(MISSING_CATEGORY).astype(str)
-    return Prepared(frame, quarantine, features, roles, ignored, derived, before - len(frame))
+    return Prepared(frame, quarantine, features, roles, ignored, derived, before - len(frame), formats)
 
 
 def check_target(

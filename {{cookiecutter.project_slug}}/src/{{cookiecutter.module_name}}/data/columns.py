@@ -11,6 +11,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from .dates import accepted_formats, date_feature_names, date_features
 
 # Whole-cell markers of a missing value: spreadsheets, R, SAS/Stata ('.') and reports ('-', 'n.a.').
 MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "null"}
@@ -131,37 +134,62 @@ def coerce_as_number(column: pd.Series, flag: bool = False) -> tuple[pd.Series, 
     )
 
 
-def coerce_as_date(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Read a column as dates whatever share of it parses; return it and a per-row reason for the
-    values that do not."""
+def guess_date_format(column: pd.Series) -> str:
+    """The strptime format that reads the most of the column's dates ('31/01/2024' → '%d/%m/%Y');
+    '' for ISO 8601, for a column of datetimes already, or when pandas cannot tell."""
+    if column.dtype.kind == "M":
+        return ""
+    text = column.astype("string").str.strip()
+    sample = text[text.notna() & ~text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS)].drop_duplicates()
+    sample = sample.head(500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # ISO 8601 ('') first: it wins a tie. Each of the first values guessed month-first and day-first.
+        found = {
+            guess_datetime_format(value, dayfirst=first)
+            for value in sample.head(20)
+            for first in (False, True)
+        }
+        guesses = ["", *sorted(found - {None, ""})]
+        read = [pd.to_datetime(sample, format=fmt or "ISO8601", errors="coerce", utc=True) for fmt in guesses]
+    counts = [dates.notna().sum() for dates in read]
+    best = guesses[counts.index(max(counts))]
+    return "" if best.startswith("%Y-%m-%d") else best
+
+
+def coerce_as_date(column: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Read a column as dates, in ISO 8601 or `fmt` (guessed from the column when None), whatever
+    share of it parses; return it and a per-row reason for the values that do not."""
     no_reason = pd.Series("", index=column.index)
     if column.dtype.kind == "M":
         return column, no_reason
+    fmt = guess_date_format(column) if fmt is None else fmt
     text = column.astype("string").str.strip()
     text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    dates = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    if fmt:
+        dates = dates.fillna(pd.to_datetime(text, errors="coerce", format=fmt, utc=True))
     bad = text.notna() & dates.isna()
-    return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a date")
+    reason = f"' is not a date ({accepted_formats(fmt)})"
+    return dates, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + reason)
 
 
 def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Replace each datetime column with numeric year, month and day-of-week features."""
+    """Replace each datetime column with numeric year, month and day-of-week features (data/dates.py)."""
     derived: dict[str, list[str]] = {}
     for name in columns:
         values = frame[name]
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_convert(None)
-        parts = {
-            f"{name}_year": values.dt.year,
-            f"{name}_month": values.dt.month,
-            f"{name}_day_of_week": values.dt.dayofweek,
-        }
-        for new, part in parts.items():
-            frame[new] = part.astype(float)
-        derived[name] = list(parts)
-        frame = frame.drop(columns=name)
+        moments = [None if pd.isna(value) else value.to_pydatetime() for value in values]
+        parts = pd.DataFrame(
+            [date_features(name, moment) for moment in moments],
+            index=frame.index,
+            columns=date_feature_names(name),
+            dtype=float,
+        )
+        frame = pd.concat([frame.drop(columns=name), parts], axis=1)
+        derived[name] = list(parts.columns)
     return frame, derived
 
 

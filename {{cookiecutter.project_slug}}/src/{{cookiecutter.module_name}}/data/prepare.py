@@ -88,6 +88,7 @@ def prepare_data(project: Project) -> DataSummary:
         sensitive_columns=roles.sensitive_columns,
         ignored=prepared.ignored,
         datetime_columns=prepared.datetime_columns,
+        date_formats=prepared.date_formats,
         kinds={name: feature_kind(prepared.frame[name]) for name in prepared.features},
     )
     validate(train, contract, check_ranges=True)

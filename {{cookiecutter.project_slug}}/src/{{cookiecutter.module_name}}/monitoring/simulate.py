@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..contract import BOOLEAN, CATEGORICAL, MISSING_CATEGORY, Contract
+from ..data.dates import date_with
 from ..errors import UserError
 from ..project import Project
 
@@ -64,6 +65,8 @@ def shift(sample: Any, contract: Contract, project: Project) -> Any:
 
     train = pd.read_parquet(project.processed_dir / "train.parquet")
     for feature in contract.features:
+        if feature.derived_from:
+            continue  # a date's parts stay a date (no month 14): sent as the date, unshifted
         if feature.kind == CATEGORICAL and feature.categories:
             rarest = [
                 label for label in feature.categories if label != MISSING_CATEGORY
@@ -78,9 +81,15 @@ def shift(sample: Any, contract: Contract, project: Project) -> Any:
 
 
 def to_record(row: dict[str, Any], contract: Contract) -> dict[str, Any]:
-    """One row as JSON values: null for missing, true/false for flags."""
+    """One row as JSON values: null for missing, true/false for flags, a date for each date column."""
     record: dict[str, Any] = {}
+    derived = {name for names in contract.datetime_columns.values() for name in names}
+    for name, news in contract.datetime_columns.items():
+        parts = [row[new] for new in news]  # a date with the same features, as the API takes dates
+        record[name] = None if any(math.isnan(part) for part in parts) else date_with(*parts)
     for feature in contract.features:
+        if feature.name in derived:
+            continue
         value = row[feature.name]
         missing = value is None or (isinstance(value, float) and math.isnan(value))
         if feature.kind == CATEGORICAL:

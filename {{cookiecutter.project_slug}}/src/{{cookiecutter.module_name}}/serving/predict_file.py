@@ -25,7 +25,7 @@ def derive_dates(features: Any, contract: Any, source: Path) -> tuple[Any, Any]:
     for name, derived in contract.datetime_columns.items():
         if name not in features.columns or all(new in features.columns for new in derived):
             continue
-        features[name], bad = coerce_as_date(features[name])
+        features[name], bad = coerce_as_date(features[name], contract.date_formats.get(name, ""))
         features, _ = expand_datetimes(features, [name])
         reasons = join_reasons(reasons, bad)
     return features, reasons

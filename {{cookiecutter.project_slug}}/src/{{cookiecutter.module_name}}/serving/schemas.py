@@ -3,6 +3,8 @@
 Every feature is a required field; null only where training had missing values; numbers finite and
 within ±1e30 (see input_limit), scored but flagged outside the training range; a label never seen is
 refused (422) under `serving.unknown_category: reject`, scored as unknown and flagged under `warn`;
+a date column is one text field under its own name (ISO 8601 or the format training read), turned
+into the model's year, month and day-of-week features by data/dates.py, as in training;
 identifier, sensitive, set-aside and target columns are accepted and ignored (named in `warnings`,
 never scored or logged), so a full row of the data passes; any other unknown field is a 422.
 """
@@ -15,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from ..contract import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, Contract, Feature
+from ..data.dates import accepted_formats, date_features, date_with, parse_date
 
 # Far beyond any real measurement, and far enough below float32's limit (3.4e38) that the model's
 # arithmetic stays finite: the ONNX graph computes in float32, after scaling by the training spread.
@@ -57,11 +60,15 @@ class ApiModels:
     checks: list[FeatureCheck]
     max_body_bytes: int  # larger bodies are refused (413) before they are read
     ignored: dict[str, str]  # Python name of each accepted-but-ignored field → its warning
+    date_formats: dict[str, str]  # each date field → its format besides ISO 8601 (data/dates.py)
 
     def to_row(self, record: BaseModel) -> tuple[dict[str, Any], list[str]]:
         """Return the record as {feature: value} for the model (ignored fields left out), and its warnings."""
         sent = record.model_fields_set
         row = record.model_dump(by_alias=True, exclude=set(self.ignored))
+        for name, fmt in self.date_formats.items():
+            text = row.pop(name)
+            row.update(date_features(name, None if text is None else parse_date(text, fmt)))
         warnings = [warning for check in self.checks if (warning := check.warn(row[check.name]))]
         return row, warnings + [warning for name, warning in self.ignored.items() if name in sent]
 
@@ -100,17 +107,24 @@ class FeatureCheck:
 def build_models(contract: Contract, *, max_batch_rows: int, unknown_category: str) -> ApiModels:
     """Build request and response models whose fields, types and docs come from the contract."""
     fields, checks = {}, []
+    derived = {name for names in contract.datetime_columns.values() for name in names}
     for index, feature in enumerate(contract.features):
         strict_labels = unknown_category == "reject" and len(feature.categories or []) < MAX_LISTED_CATEGORIES
+        checks.append(_check(feature, strict_labels))
+        if feature.name in derived:
+            continue  # sent as its date (see _date_field)
         # Python names are f0, f1, ...; the JSON names (aliases) are the column names, which may
         # clash with BaseModel attributes (e.g. a column called "json" or "schema").
         fields[f"f{index}"] = (_annotation(feature, strict_labels), _field_info(feature, strict_labels))
-        checks.append(_check(feature, strict_labels))
+    example = {feature.name: feature.example for feature in contract.features if feature.name not in derived}
+    for index, (name, news) in enumerate(contract.datetime_columns.items()):
+        fields[f"d{index}"] = _date_field(contract, name, news)
+        parts = [contract.feature(new).example for new in news]
+        example[name] = None if None in parts else date_with(*parts)
     ignored = {}
     for index, (name, role) in enumerate(_ignored_columns(contract).items()):
         fields[f"g{index}"] = (Any, Field(None, alias=name, description=f"Ignored: {role}."))
         ignored[f"g{index}"] = f"{name}: ignored ({role})"
-    example = {feature.name: feature.example for feature in contract.features}
     record = create_model(
         "Record",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
@@ -132,7 +146,15 @@ def build_models(contract: Contract, *, max_batch_rows: int, unknown_category: s
         1 << 16, (max_batch_rows + 1) * sum(len(name) + 128 for name in contract.feature_names)
     )
     return ApiModels(
-        record, batch_request, prediction, response, batch_response, checks, max_body_bytes, ignored
+        record,
+        batch_request,
+        prediction,
+        response,
+        batch_response,
+        checks,
+        max_body_bytes,
+        ignored,
+        {name: contract.date_formats.get(name, "") for name in contract.datetime_columns},
     )
 
 
@@ -174,6 +196,21 @@ def _field_info(feature: Feature, strict_labels: bool) -> Any:
         text += f" Derived from '{feature.derived_from}'."
     examples = [feature.example] if feature.example is not None else None
     return Field(..., alias=feature.name, description=text, examples=examples, json_schema_extra=extra)
+
+
+def _date_field(contract: Contract, name: str, derived: list[str]) -> tuple[Any, Any]:
+    """A date column's field: text that the function training used (data/dates.py) can read."""
+    fmt = contract.date_formats.get(name, "")
+
+    def readable(text: str) -> str:
+        parse_date(text, fmt)  # raises ValueError, a 422 naming the field and the formats
+        return text
+
+    annotation: Any = Annotated[str, AfterValidator(readable)]
+    text = f"Date, as {accepted_formats(fmt)}; the model reads its year, month and day of the week."
+    if any(contract.feature(new).missing_share > 0 for new in derived):
+        annotation, text = annotation | None, text + " null when unknown (imputed as in training)."
+    return annotation, Field(..., alias=name, description=text)
 
 
 def _check(feature: Feature, strict_labels: bool) -> FeatureCheck:
