@@ -119,7 +119,7 @@ def main() -> int:
     client = load_client(args.client)
 
     project = load_project(args.config)
-    records, _ = held_out_records(project)
+    records, _, _ = held_out_records(project)
     bodies = [json.dumps(record).encode() for record in records]
     env = server_env()
     env.pop("PREDICTION_LOG_URL", None)

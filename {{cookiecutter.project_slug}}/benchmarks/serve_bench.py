@@ -281,18 +281,21 @@ def config_without_log(project: Any, folder: Path) -> Path:
     return path
 
 
-def held_out_records(project: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """Complete held-out rows as JSON records, and the MLflow URI of the served model."""
+def held_out_records(project: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    """Complete held-out rows as the API takes them (a date as its text) and as the MLflow model
+    takes them (the model's columns: a date as its parts), and the MLflow run of the served model."""
     import pandas as pd
 
     from {{ cookiecutter.module_name }}.contract import Contract
     from {{ cookiecutter.module_name }}.model_files import read_metadata
+    from {{ cookiecutter.module_name }}.monitoring.simulate import sample_records
 
     metadata = read_metadata(project.models_dir)
     contract = Contract.from_dict(metadata["contract"])
     test = pd.read_parquet(project.processed_dir / "test.parquet")[contract.feature_names].dropna()
-    records = json.loads(test.to_json(orient="records"))
-    return records, metadata.get("mlflow_run_id")
+    model_records = json.loads(test.to_json(orient="records"))
+    api_records = sample_records(project, contract, len(model_records), drift=False, seed=0)
+    return api_records, model_records, metadata.get("mlflow_run_id")
 
 
 def mlflow_model_uri(project: Any, run_id: str) -> str:
@@ -342,7 +345,7 @@ def main() -> int:
     client = load_client(args.client)
 
     project = load_project(args.config)
-    records, run_id = held_out_records(project)
+    records, model_records, run_id = held_out_records(project)
     ours = [json.dumps(record).encode() for record in records]
     env = server_env()
     # `mlflow models serve` runs `uvicorn` from PATH: make it this interpreter's, even without an activated venv.
@@ -385,7 +388,7 @@ def main() -> int:
             mlflow_env = {**env, "MLFLOW_TRACKING_URI": project.tracking_uri}
             process, mlflow_ready = start(command, f"http://127.0.0.1:{port}/ping", mlflow_env)
             stack.callback(stop, process)
-            wrapped = [json.dumps({"dataframe_records": [record]}).encode() for record in records]
+            wrapped = [json.dumps({"dataframe_records": [record]}).encode() for record in model_records]
             servers["mlflow models serve"] = (process.pid, port, "/invocations", wrapped)
 
         rounds: dict[str, list[Load]] = {name: [] for name in servers}
