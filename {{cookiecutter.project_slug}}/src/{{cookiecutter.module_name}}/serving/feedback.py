@@ -73,8 +73,7 @@ class FeedbackStore:
 
     def add(self, labels: list[BaseModel]) -> tuple[int, list[tuple[str, int]]]:
         """Store the labels of logged predictions in one transaction; return how many, and the other keys."""
-        engine = self.table.connect()
-        feedback.create(engine, checkfirst=True)
+        engine = self.table.connect()  # its first call creates both tables (they share `metadata`)
         ids = {label.request_id for label in labels}  # type: ignore[attr-defined]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         log = predictions.c
