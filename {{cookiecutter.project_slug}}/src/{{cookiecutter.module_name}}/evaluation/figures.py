@@ -1,8 +1,5 @@
-"""Draw the held-out evaluation's figures as PNG files in reports/figures/.
-
-confusion() and class_curves() compute what the classification figures show, so a test can hold
-them against metrics.json; the draw_* functions only draw.
-"""
+"""Draw the held-out figures into reports/figures/; confusion() and class_curves() compute what they
+show (a test holds them against metrics.json), the draw_* functions only draw."""
 
 from __future__ import annotations
 

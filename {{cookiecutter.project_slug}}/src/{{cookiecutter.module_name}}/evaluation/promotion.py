@@ -1,9 +1,5 @@
-"""The promotion gate: a new model is served only when it beats the baseline and the champion.
-
-Every trained model is registered as `challenger`; it becomes `champion` (copied to models/, which
-the API serves) only if it clears `promotion.margin_vs_baseline` and `promotion.margin_vs_champion`
-on the held-out rows. A champion for another problem (target, task, columns) is not comparable.
-"""
+"""The promotion gate: the `challenger` becomes `champion` (copied to models/, which the API serves)
+only if it beats the baseline and a comparable champion by the configured margins."""
 
 from __future__ import annotations
 
