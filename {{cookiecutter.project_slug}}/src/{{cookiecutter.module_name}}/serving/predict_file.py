@@ -58,8 +58,8 @@ def predict_file(
             problems.append(bad)
             continue
         categories = feature.categories or []
-        labels = column.astype("string").astype(object).where(column.notna(), None)
-        features[feature.name] = labels = labels.map(TrainedLabels(categories))
+        labels = column.map(TrainedLabels(categories)).where(column.notna(), None)
+        features[feature.name] = labels
         if reject and len(categories) < MAX_LISTED_CATEGORIES:  # refused, as by the API
             allowed = ", ".join(categories[:10]) + (", …" if len(categories) > 10 else "")
             text = (
