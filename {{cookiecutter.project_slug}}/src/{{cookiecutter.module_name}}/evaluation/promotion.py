@@ -204,9 +204,11 @@ def publish(project: Project) -> None:
 def copy_results(project: Project, metadata: dict[str, Any]) -> list[Path]:
     """Copy the champion's model card, metrics.json and figures to results/; return the figures copied.
 
-    results/ stays empty when reports/ describes another model (`evaluate` was skipped).
+    The card also goes to models/, for the API's GET /model/card. Both stay empty when reports/
+    describes another model (`evaluate` was skipped).
     """
     shutil.rmtree(project.results_dir, ignore_errors=True)
+    (project.models_dir / "model_card.md").unlink(missing_ok=True)
     metrics_path = project.reports_dir / "metrics.json"
     evaluated = json.loads(metrics_path.read_text())["model_version"] if metrics_path.is_file() else None
     if evaluated != metadata["version"]:
@@ -214,5 +216,6 @@ def copy_results(project: Project, metadata: dict[str, Any]) -> list[Path]:
     (project.results_dir / "figures").mkdir(parents=True)
     for name in ("model_card.md", "metrics.json"):
         shutil.copy2(project.reports_dir / name, project.results_dir / name)
+    shutil.copy2(project.reports_dir / "model_card.md", project.models_dir / "model_card.md")
     drawn = [path for path in figures.figure_files(project.figures_dir, metadata["task"]) if path.is_file()]
     return [Path(shutil.copy2(path, project.results_dir / "figures" / path.name)) for path in drawn]
