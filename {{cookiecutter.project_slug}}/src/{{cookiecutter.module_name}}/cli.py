@@ -133,8 +133,8 @@ def tune(
 
     project = load_project(config)
     with step(f"tune ({project.config.model.family})"):
-        result = tune_model(project, trials)
-    print_lines(result.describe(project))
+        lines = tune_model(project, trials)
+    print_lines(lines)
 
 
 @app.command()

@@ -97,13 +97,11 @@ class ParamRange(StrictModel):
     low: int | float | None = None
     high: int | float | None = None
     log: bool = False
-    choices: list[Any] | None = None
+    choices: list[Any] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _range_or_choices(self) -> ParamRange:
         if self.choices is not None:
-            if not self.choices:
-                raise ValueError("choices must list at least one value")
             return self
         if self.low is None or self.high is None or self.low >= self.high:
             raise ValueError("give low < high (or a list of choices)")

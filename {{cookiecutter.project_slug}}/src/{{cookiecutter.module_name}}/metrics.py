@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+# Metric name → True when greater is better.
 CLASSIFICATION = {
     "accuracy": True,
     "balanced_accuracy": True,
@@ -18,7 +19,6 @@ DEFAULT_PRIMARY = {"classification": "f1_macro", "regression": "rmse"}
 
 
 def metric_directions(task: str) -> dict[str, bool]:
-    """Return metric name → True when greater is better."""
     return CLASSIFICATION if task == "classification" else REGRESSION
 
 
@@ -36,39 +36,29 @@ def compute_metrics(
     if proba is not None:
         proba = np.clip(np.asarray(proba, dtype=float), 1e-15, 1.0)
         proba = proba / proba.sum(axis=1, keepdims=True)
-    return {
-        name: float(_metric(m, name, y_true, y_pred, proba, classes))
-        for name in names or metric_directions(task)
+    scorers = {
+        "mae": lambda: m.mean_absolute_error(y_true, y_pred),
+        "rmse": lambda: m.root_mean_squared_error(y_true, y_pred),
+        "r2": lambda: m.r2_score(y_true, y_pred),
+        "accuracy": lambda: m.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": lambda: m.balanced_accuracy_score(y_true, y_pred),
+        "f1_macro": lambda: m.f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0),
+        "log_loss": lambda: math.nan if proba is None else m.log_loss(y_true, proba, labels=classes),
+        "roc_auc": lambda: roc_auc(y_true, proba, classes),
     }
+    return {name: float(scorers[name]()) for name in names or metric_directions(task)}
 
 
-def _metric(m, name: str, y_true, y_pred, proba, classes) -> float:
-    if name == "mae":
-        return m.mean_absolute_error(y_true, y_pred)
-    if name == "rmse":
-        return m.root_mean_squared_error(y_true, y_pred)
-    if name == "r2":
-        return m.r2_score(y_true, y_pred)
-    if name == "accuracy":
-        return m.accuracy_score(y_true, y_pred)
-    if name == "balanced_accuracy":
-        return m.balanced_accuracy_score(y_true, y_pred)
-    if name == "f1_macro":
-        return m.f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)
-    if proba is None:
+def roc_auc(y_true, proba, classes) -> float:
+    """One-vs-rest ROC AUC; NaN without probabilities, or when a class is missing from y_true."""
+    from sklearn.metrics import roc_auc_score
+
+    present = set(y_true)
+    if proba is None or len(present) < 2 or (len(classes) > 2 and len(present) < len(classes)):
         return math.nan
-    if name == "log_loss":
-        return m.log_loss(y_true, proba, labels=classes)
-    return _roc_auc(m, y_true, proba, classes) if len(set(y_true)) > 1 else math.nan
-
-
-def _roc_auc(m, y_true, proba, classes) -> float:
     if len(classes) == 2:
-        return m.roc_auc_score(np.asarray(y_true) == classes[1], proba[:, 1])
-    present = sorted(set(y_true))
-    if len(present) < len(classes):
-        return math.nan
-    return m.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+        return roc_auc_score(np.asarray(y_true) == classes[1], proba[:, 1])
+    return roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
 
 
 def beats(task: str, metric: str, candidate: float, reference: float, margin: float = 0.0) -> bool:

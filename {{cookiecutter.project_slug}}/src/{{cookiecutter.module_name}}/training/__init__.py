@@ -3,8 +3,4 @@
 Reads:  data/processed/{train,test}.parquet and schema.json (from the data stage), configs/config.yaml.
 Writes: models/candidate/ (model.skops, baseline.skops, model.onnx, model.json, manifest.json)
         and one MLflow run (params, CV metrics, dataset, environment, the logged model).
-
-features.py     the preprocessing built from the contract    train.py     fit, cross-validate, export
-onnx_export.py  the ONNX graph and its parity check          tracking.py  MLflow logging
-manifest.py     what a run depends on (for `reproduce`)      tune.py      the Optuna search (`tune`)
 """

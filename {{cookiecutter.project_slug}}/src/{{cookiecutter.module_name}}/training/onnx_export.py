@@ -1,16 +1,14 @@
-"""Export the fitted Pipeline to ONNX and decide which runtime serves it.
+"""Export the fitted Pipeline to ONNX; the graph serves only if it gives the Pipeline's answers.
 
-ONNX Runtime scores a row in microseconds and loads no code, but it computes in float32. The
-ONNX graph serves only when it gives the same answers as the Pipeline on the held-out split:
-same labels and probabilities within PROBA_TOLERANCE, or regression values within
-REGRESSION_TOLERANCE (relative). Otherwise, or when the model does not convert at all (today:
-most tree ensembles), the skops Pipeline serves, and model.json says why.
+ONNX Runtime computes in float32, so the graph is compared with the Pipeline on the held-out rows:
+the same labels and probabilities within PROBA_TOLERANCE, or regression values within
+REGRESSION_TOLERANCE (relative). Otherwise, or when the model does not convert (most tree
+ensembles), the skops Pipeline serves, and model.json says why.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +20,6 @@ from ..contract import CATEGORICAL, Contract
 ONNX_FILE = "model.onnx"
 PROBA_TOLERANCE = 1e-5  # absolute, per class probability
 REGRESSION_TOLERANCE = 1e-5  # relative to the prediction's magnitude (floored, see check_parity)
-
-
-@dataclass(frozen=True)
-class Parity:
-    """How the ONNX graph compares with the Pipeline on the held-out rows."""
-
-    passed: bool
-    rows: int
-    max_abs_diff: float
-    max_rel_diff: float
-    label_mismatches: int = 0
-
-    @property
-    def reason(self) -> str:
-        if self.passed:
-            return f"ONNX matches the Pipeline on {self.rows} held-out rows (max abs diff {self.max_abs_diff:.2g})"
-        if self.label_mismatches:
-            return f"ONNX labels differ from the Pipeline on {self.label_mismatches} of {self.rows} held-out rows"
-        return (
-            f"ONNX differs from the Pipeline on held-out rows by up to {self.max_abs_diff:.3g} "
-            f"(relative {self.max_rel_diff:.3g}), above the 1e-5 tolerance"
-        )
 
 
 def convert(model: Any, contract: Contract) -> bytes:
@@ -69,8 +45,8 @@ def convert(model: Any, contract: Contract) -> bytes:
     return graph.SerializeToString()
 
 
-def check_parity(model: Any, onnx_bytes: bytes, contract: Contract, held_out: pd.DataFrame) -> Parity:
-    """Score the held-out rows with both runtimes and compare."""
+def check_parity(model: Any, onnx_bytes: bytes, contract: Contract, held_out: pd.DataFrame) -> dict[str, Any]:
+    """Score the held-out rows with both runtimes and compare; `reason` says the verdict in a line."""
     import onnxruntime as ort
 
     X = held_out[contract.feature_names]
@@ -85,25 +61,38 @@ def check_parity(model: Any, onnx_bytes: bytes, contract: Contract, held_out: pd
     outputs = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"]).run(None, feeds)
     if contract.task == "classification":
         mismatches = int((np.asarray(outputs[0]).astype(str) != model.predict(X).astype(str)).sum())
-        diff = np.abs(np.asarray(outputs[1], dtype=float) - model.predict_proba(X))
-        max_abs = float(diff.max(initial=0.0))
-        return Parity(mismatches == 0 and max_abs <= PROBA_TOLERANCE, len(X), max_abs, max_abs, mismatches)
-    expected = model.predict(X).astype(float)
-    diff = np.abs(np.asarray(outputs[0], dtype=float).reshape(-1) - expected)
-    # Relative to each value, floored at the mean magnitude so predictions near zero do not divide by ~0.
-    scale = np.maximum(np.abs(expected), np.abs(expected).mean() or 1.0)
-    max_rel = float((diff / scale).max(initial=0.0))
-    return Parity(max_rel <= REGRESSION_TOLERANCE, len(X), float(diff.max(initial=0.0)), max_rel)
+        max_abs = max_rel = float(np.abs(np.asarray(outputs[1], dtype=float) - model.predict_proba(X)).max())
+        passed = mismatches == 0 and max_abs <= PROBA_TOLERANCE
+    else:
+        expected = model.predict(X).astype(float)
+        diff = np.abs(np.asarray(outputs[0], dtype=float).reshape(-1) - expected)
+        # Relative to each value, floored at the mean magnitude so predictions near zero do not divide by ~0.
+        scale = np.maximum(np.abs(expected), np.abs(expected).mean() or 1.0)
+        mismatches, max_abs, max_rel = 0, float(diff.max()), float((diff / scale).max())
+        passed = max_rel <= REGRESSION_TOLERANCE
+    if passed:
+        reason = f"ONNX matches the Pipeline on {len(X)} held-out rows (max abs diff {max_abs:.2g})"
+    elif mismatches:
+        reason = f"ONNX labels differ from the Pipeline on {mismatches} of {len(X)} held-out rows"
+    else:
+        reason = (
+            f"ONNX differs from the Pipeline on held-out rows by up to {max_abs:.3g} "
+            f"(relative {max_rel:.3g}), above the 1e-5 tolerance"
+        )
+    return {
+        "passed": passed,
+        "rows": len(X),
+        "max_abs_diff": max_abs,
+        "max_rel_diff": max_rel,
+        "label_mismatches": mismatches,
+        "reason": reason,
+    }
 
 
 def export_onnx(
     model: Any, contract: Contract, held_out: pd.DataFrame, files: dict[str, str], models_dir: Path
 ) -> dict[str, Any]:
-    """Write models_dir/model.onnx when the model converts; return model.json's serving fields.
-
-    `files` plus the ONNX digest, `runtime` ("onnx" or "skops"), `runtime_reason` and
-    `onnx_parity` (the comparison, or null when the model did not convert).
-    """
+    """Write model.onnx when the model converts; return model.json's files, runtime and its reason, parity."""
     path = models_dir / ONNX_FILE
     path.unlink(missing_ok=True)  # a stale graph from an earlier model must never be served
     try:
@@ -117,7 +106,7 @@ def export_onnx(
     path.write_bytes(onnx_bytes)
     return {
         "files": {**files, ONNX_FILE: hashlib.sha256(onnx_bytes).hexdigest()},
-        "runtime": "onnx" if parity.passed else "skops",
-        "runtime_reason": parity.reason,
-        "onnx_parity": asdict(parity),
+        "runtime": "onnx" if parity["passed"] else "skops",
+        "runtime_reason": parity.pop("reason"),
+        "onnx_parity": parity,
     }

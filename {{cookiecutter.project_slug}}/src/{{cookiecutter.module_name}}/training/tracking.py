@@ -36,8 +36,7 @@ def connect(project: Project) -> str:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(project.tracking_uri)
     name = project.config.tracking.experiment
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
+    if experiment := mlflow.get_experiment_by_name(name):
         return experiment.experiment_id
     artifacts = (project.root / "mlruns").as_uri() if project.tracking_uri.startswith("sqlite") else None
     return mlflow.create_experiment(name, artifact_location=artifacts)
@@ -78,11 +77,12 @@ def package_versions(names: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
-def log_metrics(metrics: dict[str, float]) -> None:
-    """Log metrics to the active run without NaN: MLflow stores it, but it plots as a gap."""
+def log_metrics(metrics: dict[str, Any]) -> None:
+    """Log nested metrics as flat names (model_cv_f1_macro_mean), without NaN: it would plot as a gap."""
     import mlflow
 
-    mlflow.log_metrics({name: value for name, value in metrics.items() if not math.isnan(value)})
+    flat = pd.json_normalize(metrics, sep="_").to_dict("records")[0]
+    mlflow.log_metrics({name: value for name, value in flat.items() if not math.isnan(value)})
 
 
 def log_training(
@@ -108,14 +108,7 @@ def log_training(
             **git_state(project.root),
         }
     )
-    log_metrics(
-        {
-            f"{who}_cv_{metric}_{stat}": value
-            for who, metrics in cv.items()
-            for metric, stats in metrics.items()
-            for stat, value in stats.items()
-        }
-    )
+    log_metrics({f"{who}_cv": metrics for who, metrics in cv.items()})
     dataset = mlflow.data.from_pandas(
         train.drop(columns=contract.sensitive_columns),
         source=str(project.processed_dir / "train.parquet"),
@@ -150,9 +143,7 @@ def log_evaluation(held_out: dict[str, dict[str, float]], files: list[Path]) -> 
     """Add held-out metrics and the report files to the active run."""
     import mlflow
 
-    log_metrics(
-        {f"{who}_test_{name}": value for who, values in held_out.items() for name, value in values.items()}
-    )
+    log_metrics({f"{who}_test": values for who, values in held_out.items()})
     for path in files:
         mlflow.log_artifact(str(path), artifact_path="figures" if path.suffix == ".png" else "reports")
 

@@ -86,7 +86,6 @@ def build_pipeline(contract: Contract, estimator: Any, max_categories: int) -> P
 
 
 def score(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, float]:
-    """Score a fitted pipeline on a frame with the task's metrics."""
     proba = pipeline.predict_proba(X) if contract.task == "classification" else None
     return compute_metrics(contract.task, y.to_numpy(), pipeline.predict(X), proba, contract.classes)
 
@@ -145,10 +144,7 @@ def fit_models(project: Project, train: pd.DataFrame, contract: Contract) -> Tra
 def export(
     project: Project, result: TrainResult, contract: Contract, data_digest: str, run_id: str | None
 ) -> dict[str, Any]:
-    """Write model.skops, baseline.skops, model.onnx and model.json to models/candidate/.
-
-    models/ itself holds the champion: `promote` copies the candidate there only if it wins.
-    """
+    """Write model.skops, baseline.skops, model.onnx and model.json to models/candidate/."""
     models_dir = project.candidate_dir
     files = {
         "model.skops": model_files.save_skops(result.model, models_dir / "model.skops"),
