@@ -8,4 +8,5 @@ load.py     read the source               columns.py  one column at a time: name
 clean.py    roles, types, target, quarantine   validate.py the pandera check against the contract
 prepare.py  the stage in order, and load_processed() for the stages after it
 sql.py      data.source: sql, read in chunks   profile.py  `make profile`: the raw data's quality
+derived.py  your derived features: the one function to edit to add one
 """
