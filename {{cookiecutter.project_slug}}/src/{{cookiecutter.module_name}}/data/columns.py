@@ -78,10 +78,8 @@ def as_text(column: pd.Series, markers: set[str] = MISSING_TOKENS | MISSING_WORD
 def normalise_labels(column: pd.Series) -> pd.Series:
     """Clean label text: strip, missing markers → NaN, 'GOOD'/'good ' → the most common spelling."""
     if column.dtype.kind in "iuf":
-        present = column.dropna()
-        if (present % 1 == 0).all():
-            return column.map(lambda v: v if pd.isna(v) else str(int(v))).astype(object)
-        return column.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
+        whole = (column.dropna() % 1 == 0).all()  # 1.0 is the label '1'
+        return column.map(lambda v: v if pd.isna(v) else str(int(v) if whole else v)).astype(object)
     text = as_text(column, MISSING_TOKENS)
     present = text.dropna()
     if present.empty:
@@ -167,16 +165,9 @@ def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFr
     """Replace each datetime column with numeric year, month and day-of-week features (data/dates.py)."""
     derived: dict[str, list[str]] = {}
     for name in columns:
-        values = frame[name]
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_convert(None)
-        moments = [None if pd.isna(value) else value.to_pydatetime() for value in values]
-        parts = pd.DataFrame(
-            [date_features(name, moment) for moment in moments],
-            index=frame.index,
-            columns=date_feature_names(name),
-            dtype=float,
-        )
+        values = frame[name].dt.tz_convert(None) if frame[name].dt.tz is not None else frame[name]
+        rows = [date_features(name, None if pd.isna(value) else value.to_pydatetime()) for value in values]
+        parts = pd.DataFrame(rows, index=frame.index, columns=date_feature_names(name), dtype=float)
         frame = pd.concat([frame.drop(columns=name), parts], axis=1)
         derived[name] = list(parts.columns)
     return frame, derived
