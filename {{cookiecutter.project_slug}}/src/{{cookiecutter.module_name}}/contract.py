@@ -16,6 +16,8 @@ BOOLEAN = "boolean"
 CATEGORICAL = "categorical"
 # Missing labels are this string, not NaN, so that the exported ONNX graph sees only strings.
 MISSING_CATEGORY = "missing"
+# Whole-cell markers of a missing value: spreadsheets, R, SAS/Stata ('.') and reports ('-', 'n.a.').
+MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "null"}
 # Categories kept in the contract per column: enough for docs and checks, bounded in size.
 MAX_LISTED_CATEGORIES = 200
 
@@ -51,6 +53,7 @@ class Contract:
     date_formats: dict[str, str] = field(default_factory=dict)  # each date column's format besides ISO 8601
     derived: list[str] = field(default_factory=list)  # the features data/derived.py computes
     example: dict[str, Any] = field(default_factory=dict)  # a held-out row as the API takes it
+    drop_columns: list[str] = field(default_factory=list)  # data.drop_columns, as cleaned
 
     @property
     def feature_names(self) -> list[str]:

@@ -123,6 +123,7 @@ def infer_contract(train: pd.DataFrame, prepared: Prepared, task: str, example: 
         target_range=None if classes else [float(y.min()), float(y.max())],
         id_columns=roles.id_columns,
         sensitive_columns=roles.sensitive_columns,
+        drop_columns=roles.drop_columns,
         ignored=prepared.ignored,
         datetime_columns=prepared.datetime_columns,
         n_rows=len(train),
