@@ -7,20 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.module_name }}.contract import BOOLEAN, CATEGORICAL, NUMERIC, Contract, infer_contract
+from {{ cookiecutter.module_name }}.contract import BOOLEAN, CATEGORICAL, NUMERIC, Contract
+from {{ cookiecutter.module_name }}.data.clean import Prepared, Roles
+from {{ cookiecutter.module_name }}.data.prepare import infer_contract
 
 
 def make_contract(frame: pd.DataFrame) -> Contract:
-    return infer_contract(
-        frame,
-        target="y",
-        task="classification",
-        features=["size", "colour", "flag"],
-        id_columns=[],
-        sensitive_columns=[],
-        ignored={},
-        datetime_columns={},
-    )
+    roles = Roles(target="y", id_columns=[], drop_columns=[], sensitive_columns=[])
+    prepared = Prepared(frame, frame.iloc[:0], ["size", "colour", "flag"], roles)
+    return infer_contract(frame, prepared, "classification", example=frame.iloc[0].to_dict())
 
 
 def test_infer_contract_kinds_ranges_and_categories() -> None:
@@ -39,6 +34,7 @@ def test_infer_contract_kinds_ranges_and_categories() -> None:
     assert colour.categories[0] == "red", "categories are ordered by frequency"
     assert flag.kind == BOOLEAN
     assert contract.classes == ["a", "b"]
+    assert contract.example == {"size": 1.0, "colour": "red", "flag": False}, "the row as the API takes it"
 
 
 def test_contract_round_trips_through_json(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_coerce_column_parses_numbers_and_reports_the_bad_value() -> None:
     values, reasons = coerce_column(column)
     assert values.dtype == float
     assert np.isnan(values[3]), "'?' is a missing value"
-    assert reasons[4] == "size: 'abc' is not a number"
+    assert reasons[4] == "size: 'abc' is not a finite number"
     assert (reasons.drop(4) == "").all()
 
 
@@ -137,7 +137,7 @@ def test_clean_quarantines_bad_rows_and_derives_features(tmp_path: Path) -> None
     )
     prepared = clean(pd.read_csv(csv), project)
     reasons = prepared.quarantine["quarantine_reason"].tolist()
-    assert "age: 'forty' is not a number" in reasons
+    assert "age: 'forty' is not a finite number" in reasons
     assert "missing target" in reasons
     assert prepared.duplicates == 1
     assert "customer_id" in prepared.ignored, "an ID-like text column is not a feature"
@@ -241,3 +241,18 @@ def test_a_none_label_in_a_csv_is_a_class_and_a_none_number_is_missing(tmp_path:
     assert sorted(contract.classes or []) == ["Both", "Driver only", "None"], "pandas read 'None' as missing"
     assert summary.rows_quarantined == 0
     assert pd.concat([train, test])["weight"].isna().sum() == len(range(0, 60, 7))
+
+
+def test_the_contract_example_is_a_held_out_row_as_the_api_takes_it(tmp_path: Path) -> None:
+    raw = pd.read_csv(messy_csv(tmp_path / "customers.csv"))
+    project = csv_project(tmp_path, raw, target="Churned")
+    prepare_data(project)
+    _, test, contract = load_processed(project)
+    example = contract.example
+    assert set(example) == {"age", "plan", "signup_date"}, "request fields: the date as one, no derived parts"
+    assert example["signup_date"] in set(raw["Signup Date"]), "the date as the source wrote it"
+    moment = pd.Timestamp(example["signup_date"])
+    same = (test["age"] == example["age"]) & (test["plan"] == example["plan"])
+    assert (
+        same & (test["signup_date_year"] == moment.year) & (test["signup_date_month"] == moment.month)
+    ).any()

@@ -32,7 +32,7 @@ def test_profile_reports_types_missing_ranges_duplicates_and_quarantine_reasons(
     assert profile["columns"]["colour"] == {"missing_share": 1 / 43, "type": "categorical", "distinct": 2}
     assert profile["quarantine"] == {
         "rows": 2,
-        "by_reason": {"size: 'abc' is not a number": 1, "missing target": 1},
+        "by_reason": {"size: 'abc' is not a finite number": 1, "missing target": 1},
     }
 
 

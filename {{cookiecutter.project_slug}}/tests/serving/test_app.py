@@ -628,7 +628,7 @@ assert response.status_code == 200, response.text
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "sklearn"})
 assert runtime != "onnx" or not heavy, f"the ONNX path imported {heavy}"
 stages = sorted(name for name in sys.modules if name.startswith("MODULE.data."))
-assert stages == ["MODULE.data.dates"], f"the API imported {stages}; of the data stage it may import only data/dates.py"
+assert stages == ["MODULE.data.dates", "MODULE.data.derived"], f"the API imported {stages}; of the data stage it may import only data/dates.py and data/derived.py"
 print("ok", runtime)
 """
 

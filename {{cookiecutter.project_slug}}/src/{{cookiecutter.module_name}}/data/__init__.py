@@ -6,6 +6,7 @@ Writes: data/processed/{train,test}.parquet, data/processed/schema.json (the con
 
 load.py     read the source               columns.py  one column at a time: names, types, dates
 clean.py    roles, types, target, quarantine   validate.py the pandera check against the contract
-prepare.py  the stage in order, and load_processed() for the stages after it
+prepare.py  the stage in order, the contract's inference, load_processed() for the stages after it
 sql.py      data.source: sql, read in chunks   profile.py  `make profile`: the raw data's quality
+derived.py  your derived features: the one function to edit to add one
 """

@@ -1,7 +1,4 @@
-"""Clean the raw frame: column names, roles, types and the target; set aside unusable rows.
-
-Rows that cannot be used go to the quarantine frame with their reason, never silently lost.
-"""
+"""Clean the raw frame: column names, roles, types, the target, derived features; set aside unusable rows."""
 
 from __future__ import annotations
 
@@ -22,6 +19,7 @@ from .columns import (
     looks_like_identifier,
     normalise_labels,
 )
+from .derived import run_hook
 
 REASON = "quarantine_reason"
 MAX_LISTED = 20  # column names an error lists before "…"
@@ -39,7 +37,7 @@ class Roles:
 
 @dataclass
 class Prepared:
-    """The cleaned data and everything learned while cleaning it."""
+    """The cleaned data (indexed by source row) and everything learned while cleaning it."""
 
     frame: pd.DataFrame
     quarantine: pd.DataFrame
@@ -49,6 +47,8 @@ class Prepared:
     datetime_columns: dict[str, list[str]] = field(default_factory=dict)
     duplicates: int = 0
     date_formats: dict[str, str] = field(default_factory=dict)  # besides ISO 8601, see guess_date_format
+    derived: list[str] = field(default_factory=list)  # made by data/derived.py
+    date_text: pd.DataFrame | None = None  # each date column as the source wrote it, by source row
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,11 +65,8 @@ def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def resolve_roles(raw_columns: list[object], columns: list[str], project: Project) -> Roles:
-    """Map the column names in the config to the cleaned names; fail clearly on a missing or ambiguous one.
-
-    A configured name matches a raw header exactly (surrounding spaces aside), else a cleaned name,
-    else the one raw header that snake-cases like it.
-    """
+    """Map the config's column names to cleaned names: a raw header as written (spaces aside), else a
+    cleaned name, else the one raw header that snake-cases like it; fail on a missing or ambiguous one."""
     data = project.config.data
     raw = [str(name).strip() for name in raw_columns]
 
@@ -131,12 +128,12 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
         frame[name], reason = coerce_column(frame[name])
         reasons = reasons.where(reasons != "", reason)
     reasons = reasons.where(reasons != "", np.where(frame[target].isna(), "missing target", ""))
-    frame, reasons = check_target(frame, reasons, target, data.task)
+    reasons = check_target(frame, reasons, target, data.task)
     bad = reasons != ""
     quarantine = original[bad].assign(**{REASON: reasons[bad]})
     frame = frame[~bad]
     before = len(frame)
-    frame = frame.drop_duplicates().reset_index(drop=True)
+    frame = frame.drop_duplicates()
     candidates = [c for c in frame.columns if c not in {target, *id_columns, *sensitive}]
     empty = [c for c in candidates if frame[c].isna().all()]
     if empty:
@@ -151,7 +148,7 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     }
     dates = [c for c in candidates if c not in ignored and frame[c].dtype.kind == "M"]
     formats = {name: guess_date_format(original[name]) for name in dates}
-    frame, derived = expand_datetimes(frame, dates)
+    frame, parts = expand_datetimes(frame, dates)
     features = [c for c in frame.columns if c not in {target, *id_columns, *sensitive, *ignored}]
     if not features:
         raise DataError(
@@ -161,13 +158,16 @@ def clean(raw: pd.DataFrame, project: Project) -> Prepared:
     frame = frame.drop(columns=[c for c in ignored if c in frame.columns])
     labels = [c for c in features if frame[c].dtype == object]
     frame[labels] = frame[labels].fillna(MISSING_CATEGORY).astype(str)
-    return Prepared(frame, quarantine, features, roles, ignored, derived, before - len(frame), formats)
+    made = run_hook({name: frame[name].to_numpy() for name in features}, len(frame))
+    frame, duplicates = frame.assign(**made), before - len(frame)
+    features += list(made)
+    return Prepared(
+        frame, quarantine, features, roles, ignored, parts, duplicates, formats, list(made), original[dates]
+    )
 
 
-def check_target(
-    frame: pd.DataFrame, reasons: pd.Series, target: str, task: str
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Make the target fit the task: string labels for classification, numbers for regression."""
+def check_target(frame: pd.DataFrame, reasons: pd.Series, target: str, task: str) -> pd.Series:
+    """Check that the target fits the task; add a reason to each row of a class too rare to split."""
     y = frame[target]
     if task == "regression":
         if y.dtype.kind not in "iuf":
@@ -181,7 +181,7 @@ def check_target(
                 f"data.target: '{target}' has {len(values)} distinct value(s) ({', '.join(map(str, values[:1]))}) "
                 "— nothing to learn; check data.target."
             )
-        return frame, reasons
+        return reasons
     labels = y.dropna()
     numeric = pd.to_numeric(labels, errors="coerce")
     if numeric.notna().all() and (numeric % 1 != 0).any() and labels.nunique() > 30:
@@ -196,13 +196,12 @@ def check_target(
             f"{len(rare)} of them seen once — it looks like an identifier or free text, not a class to "
             "predict; choose another target (or data.task: regression for a number)."
         )
-    is_rare = frame[target].isin(rare) & (reasons == "")
-    reasons = reasons.mask(
-        is_rare, "class '" + frame[target].astype(str) + "' has 1 row — at least 2 are needed to split"
-    )
+    rare_rows = frame[target].isin(rare) & (reasons == "")
+    reason = "class '" + frame[target].astype(str) + "' has 1 row — at least 2 are needed to split"
+    reasons = reasons.mask(rare_rows, reason)
     usable = frame[target][reasons == ""].nunique()
     if usable < 2:
         raise DataError(
             f"data.target: '{target}' has {usable} usable class(es) — a classifier needs at least two."
         )
-    return frame, reasons
+    return reasons

@@ -1,7 +1,4 @@
-"""Column-level cleaning: names, missing markers, numbers, flags, dates, labels, identifiers.
-
-Pure functions on pandas Series, each testable alone; data/clean.py runs them over the frame.
-"""
+"""Column-level cleaning, pure functions on pandas Series: names, missing markers, numbers, flags, dates, labels."""
 
 from __future__ import annotations
 
@@ -71,15 +68,18 @@ def parse_numbers(text: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype(float)
 
 
+def as_text(column: pd.Series, markers: set[str] = MISSING_TOKENS | MISSING_WORDS) -> pd.Series:
+    """The column as stripped text, each missing marker (any case) missing."""
+    text = column.astype("string").str.strip()
+    return text.mask(text.str.lower().isin(markers))
+
+
 def normalise_labels(column: pd.Series) -> pd.Series:
     """Clean label text: strip, missing markers → NaN, 'GOOD'/'good ' → the most common spelling."""
     if column.dtype.kind in "iuf":
-        present = column.dropna()
-        if (present % 1 == 0).all():
-            return column.map(lambda v: v if pd.isna(v) else str(int(v))).astype(object)
-        return column.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
-    text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
+        whole = (column.dropna() % 1 == 0).all()  # 1.0 is the label '1'
+        return column.map(lambda v: v if pd.isna(v) else str(int(v) if whole else v)).astype(object)
+    text = as_text(column, MISSING_TOKENS)
     present = text.dropna()
     if present.empty:
         return text.astype(object)
@@ -90,27 +90,18 @@ def normalise_labels(column: pd.Series) -> pd.Series:
 
 def coerce_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Give a column its real type; return it and a per-row reason for values that do not parse."""
-    no_reason = pd.Series("", index=column.index)
     if column.dtype.kind in "biuf":
-        return column.astype(float), no_reason
+        return coerce_as_number(column)
     if column.dtype.kind == "M":
-        return column, no_reason
-    text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
-    present = text.dropna()
-    if present.empty:
-        return pd.Series(np.nan, index=column.index, dtype=float), no_reason
-    lowered = present.str.lower()
-    if lowered.isin(TRUE_TOKENS | FALSE_TOKENS).all() and lowered.nunique() == 2:
-        flags = text.str.lower().map(lambda v: np.nan if pd.isna(v) else float(v in TRUE_TOKENS))
-        return flags.astype(float), no_reason
-    numbers = parse_numbers(text)
-    if numbers.notna().sum() >= PARSE_SHARE * len(present):
-        bad = text.notna() & numbers.isna()
-        return numbers, no_reason.mask(bad, f"{column.name}: '" + text[bad].astype(str) + "' is not a number")
+        return column, pd.Series("", index=column.index)
+    present = as_text(column).dropna().str.lower()
+    if present.isin(TRUE_TOKENS | FALSE_TOKENS).all() and present.nunique() == 2:
+        return coerce_as_number(column, flag=True)
+    if parse_numbers(present).notna().sum() >= PARSE_SHARE * len(present):
+        return coerce_as_number(column)
     if present.str.match(DATE_PATTERN).mean() >= PARSE_SHARE:
         return coerce_as_date(column)
-    return normalise_labels(column), no_reason
+    return normalise_labels(column), pd.Series("", index=column.index)
 
 
 def coerce_as_number(column: pd.Series, flag: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -119,8 +110,7 @@ def coerce_as_number(column: pd.Series, flag: bool = False) -> tuple[pd.Series, 
     no_reason = pd.Series("", index=column.index)
     if column.dtype.kind in "biuf":
         return column.astype(float), no_reason
-    text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
+    text = as_text(column)
     values = parse_numbers(text)
     if flag:
         lowered = text.str.lower()
@@ -138,9 +128,7 @@ def guess_date_format(column: pd.Series) -> str:
     '' for ISO 8601, for a column of datetimes already, or when pandas cannot tell."""
     if column.dtype.kind == "M":
         return ""
-    text = column.astype("string").str.strip()
-    sample = text[text.notna() & ~text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS)].drop_duplicates()
-    sample = sample.head(500)
+    sample = as_text(column).dropna().drop_duplicates().head(500)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # ISO 8601 ('') first: it wins a tie. Each of the first values guessed month-first and day-first.
@@ -163,8 +151,7 @@ def coerce_as_date(column: pd.Series, fmt: str | None = None) -> tuple[pd.Series
     if column.dtype.kind == "M":
         return column, no_reason
     fmt = guess_date_format(column) if fmt is None else fmt
-    text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS | MISSING_WORDS))
+    text = as_text(column)
     dates = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
     if fmt:
         dates = dates.fillna(pd.to_datetime(text, errors="coerce", format=fmt, utc=True))
@@ -177,16 +164,9 @@ def expand_datetimes(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFr
     """Replace each datetime column with numeric year, month and day-of-week features (data/dates.py)."""
     derived: dict[str, list[str]] = {}
     for name in columns:
-        values = frame[name]
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_convert(None)
-        moments = [None if pd.isna(value) else value.to_pydatetime() for value in values]
-        parts = pd.DataFrame(
-            [date_features(name, moment) for moment in moments],
-            index=frame.index,
-            columns=date_feature_names(name),
-            dtype=float,
-        )
+        values = frame[name].dt.tz_convert(None) if frame[name].dt.tz is not None else frame[name]
+        rows = [date_features(name, None if pd.isna(value) else value.to_pydatetime()) for value in values]
+        parts = pd.DataFrame(rows, index=frame.index, columns=date_feature_names(name), dtype=float)
         frame = pd.concat([frame.drop(columns=name), parts], axis=1)
         derived[name] = list(parts.columns)
     return frame, derived

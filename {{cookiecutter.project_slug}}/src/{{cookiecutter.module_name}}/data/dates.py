@@ -1,8 +1,5 @@
-"""A date as the model sees it: its year, month and day of the week.
-
-Plain Python, no pandas: training (data/columns.py) and the API (serving/schemas.py) call these
-same functions, so a date sent to the API becomes the numbers training made from it.
-"""
+"""A date as the model sees it, its year, month and day of the week: plain Python, so that training
+(data/columns.py) and the API (serving/schemas.py) turn a date into the same numbers."""
 
 from __future__ import annotations
 
@@ -18,11 +15,8 @@ def accepted_formats(fmt: str) -> str:
 
 
 def parse_date(text: str, fmt: str = "") -> datetime:
-    """Read a date written in ISO 8601 or in `fmt` (a strptime format, e.g. '%d/%m/%Y').
-
-    A time with an offset becomes naive UTC, as training reads it. Raises ValueError naming the
-    accepted formats.
-    """
+    """Read a date in ISO 8601 or `fmt` (strptime's, e.g. '%d/%m/%Y'), an offset as naive UTC as in
+    training; raise ValueError naming the accepted formats."""
     for read in (datetime.fromisoformat, lambda value: datetime.strptime(value, fmt)):
         try:
             moment = read(text.strip())

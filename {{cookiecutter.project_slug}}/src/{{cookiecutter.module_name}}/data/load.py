@@ -6,6 +6,7 @@ import csv
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -17,7 +18,6 @@ BUNDLED = ("penguins", "breast_cancer", "diabetes")
 
 
 def load_raw(project: Project) -> pd.DataFrame:
-    """Load the configured source: a bundled dataset, a CSV file or URL, or an SQL table or query."""
     data = project.config.data
     if data.source == "csv":
         return read_csv(data.path, project, data.csv_separator)
@@ -66,9 +66,12 @@ def read_csv(location: str, project: Project, separator: str | None) -> pd.DataF
     if not is_url and not Path(source).is_file():
         raise DataError(f"data.path: no file at {source} — check the path (relative to {project.root}).")
     try:
-        if separator is None:
-            separator = sniff_separator(source) if not is_url else ","
-        frame = read_with_fallback_encoding(source, separator)
+        separator = separator or (sniff_separator(source) if not is_url else ",")
+        # A semicolon-separated file is a European export: its '1,250' is 1.25, not 1250.
+        decimal = "," if separator == ";" else "."
+        frame = read_csv_any_encoding(
+            source, sep=separator, decimal=decimal, low_memory=False, skipinitialspace=True
+        )
     except pd.errors.EmptyDataError:
         raise DataError(
             f"data.path: {location} is empty — point data.path at a CSV with a header row."
@@ -89,20 +92,10 @@ def read_csv(location: str, project: Project, separator: str | None) -> pd.DataF
     return frame
 
 
-def read_with_fallback_encoding(source: str | Path, separator: str) -> pd.DataFrame:
-    """Read UTF-8 (with or without a byte-order mark), else Windows-1252, which decodes any byte.
-
-    A semicolon-separated file is a European export: its '1,250' is 1.25, not 1250.
-    """
-    decimal = "," if separator == ";" else "."
-    options = {
-        "sep": separator,
-        "decimal": decimal,
-        "low_memory": False,
-        "skipinitialspace": True,
-        "keep_default_na": False,
-        "na_values": CSV_NA_VALUES,
-    }
+def read_csv_any_encoding(source: str | Path, **options: Any) -> pd.DataFrame:
+    """Read a CSV as UTF-8 (with or without a byte-order mark), else as Windows-1252, which decodes
+    any byte; pandas' missing-value markers less "None" (CSV_NA_VALUES)."""
+    options = {"keep_default_na": False, "na_values": CSV_NA_VALUES, **options}
     try:
         return pd.read_csv(source, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:

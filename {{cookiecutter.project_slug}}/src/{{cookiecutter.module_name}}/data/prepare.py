@@ -1,22 +1,27 @@
-"""Run the data stage: load → clean → split → infer the contract → validate → write.
-
-Writes data/processed/{train,test}.parquet, data/processed/schema.json and
-data/quarantine/quarantine.csv (the rows set aside, each with its reason).
-"""
+"""Run the data stage: load → clean → split → infer the contract → validate → write."""
 
 from __future__ import annotations
 
 import hashlib
-import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from ..contract import Contract, feature_kind, infer_contract
+from ..contract import (
+    BOOLEAN,
+    CATEGORICAL,
+    MAX_LISTED_CATEGORIES,
+    MISSING_CATEGORY,
+    NUMERIC,
+    Contract,
+    Feature,
+)
 from ..errors import DataError
 from ..project import Project
-from .clean import clean
+from .clean import Prepared, clean
 from .load import load_raw
 from .validate import validate
 
@@ -49,7 +54,7 @@ class DataSummary:
 
 
 def split(frame: pd.DataFrame, project: Project, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Seeded train/test split, stratified by the target for classification."""
+    """Seeded train/test split, stratified by the target for classification; rows keep their index."""
     from sklearn.model_selection import train_test_split
 
     cfg = project.config
@@ -59,10 +64,9 @@ def split(frame: pd.DataFrame, project: Project, target: str) -> tuple[pd.DataFr
         raise DataError(
             f"split.test_size: {cfg.split.test_size} gives {n_test} test rows for {stratify.nunique()} classes — raise split.test_size."
         )
-    train, test = train_test_split(
+    return train_test_split(
         frame, test_size=cfg.split.test_size, random_state=cfg.split.seed, stratify=stratify
     )
-    return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
 def digest(frame: pd.DataFrame) -> str:
@@ -77,21 +81,8 @@ def prepare_data(project: Project) -> DataSummary:
     cfg = project.config
     raw = load_raw(project)
     prepared = clean(raw, project)
-    roles = prepared.roles
-    train, test = split(prepared.frame, project, roles.target)
-    contract = infer_contract(
-        train,
-        target=roles.target,
-        task=cfg.data.task,
-        features=prepared.features,
-        id_columns=roles.id_columns,
-        sensitive_columns=roles.sensitive_columns,
-        ignored=prepared.ignored,
-        datetime_columns=prepared.datetime_columns,
-        date_formats=prepared.date_formats,
-        drop_columns=roles.drop_columns,
-        kinds={name: feature_kind(prepared.frame[name]) for name in prepared.features},
-    )
+    train, test = split(prepared.frame, project, prepared.roles.target)
+    contract = infer_contract(train, prepared, cfg.data.task, held_out_example(train, test, prepared))
     validate(train, contract, check_ranges=True)
     validate(test, contract, check_ranges=False)
     write_outputs(project, train, test, contract, prepared.quarantine)
@@ -108,6 +99,86 @@ def prepare_data(project: Project) -> DataSummary:
     )
 
 
+def infer_contract(train: pd.DataFrame, prepared: Prepared, task: str, example: dict[str, Any]) -> Contract:
+    """Describe the training split as the contract; each feature's kind is judged on every cleaned
+    row (0/1 in the training split but 2 in the held-out one is a number), a derived one is a number.
+
+    Args:
+        example: a held-out row, cleaned, with each date column's text under its name.
+    """
+    roles, derived = prepared.roles, prepared.derived
+    parts = {new: source for source, news in prepared.datetime_columns.items() for new in news}
+    features = []
+    for name in prepared.features:
+        kind = NUMERIC if name in derived else feature_kind(prepared.frame[name])
+        features.append(describe_feature(train[name], kind, parts.get(name), plain(example.get(name))))
+    record = {f.name: f.example for f in features if f.name not in parts and f.name not in derived}
+    y = train[roles.target]
+    classes = sorted(str(value) for value in y.dropna().unique()) if task == "classification" else None
+    return Contract(
+        target=roles.target,
+        task=task,
+        features=features,
+        classes=classes,
+        target_range=None if classes else [float(y.min()), float(y.max())],
+        id_columns=roles.id_columns,
+        sensitive_columns=roles.sensitive_columns,
+        drop_columns=roles.drop_columns,
+        ignored=prepared.ignored,
+        datetime_columns=prepared.datetime_columns,
+        n_rows=len(train),
+        date_formats=prepared.date_formats,
+        derived=derived,
+        example=record | {name: example[name] for name in prepared.datetime_columns},
+    )
+
+
+def describe_feature(column: pd.Series, kind: str, derived_from: str | None, example: Any) -> Feature:
+    """One feature as the training split shows it: its range or its labels (most frequent first)."""
+    present = column[column.notna() & (column != MISSING_CATEGORY)]
+    if kind == CATEGORICAL:
+        ranked = sorted(present.astype(str).value_counts().items(), key=lambda item: (-item[1], item[0]))
+        seen = {"categories": [name for name, _ in ranked[:MAX_LISTED_CATEGORIES]]}
+        example = None if example == MISSING_CATEGORY else example
+    else:
+        seen = {"minimum": float(present.min()), "maximum": float(present.max())} if len(present) else {}
+        example = bool(example) if kind == BOOLEAN and example is not None else example
+    missing = round(1.0 - len(present) / len(column), 6) if len(column) else 0.0
+    return Feature(
+        column.name, kind, **seen, missing_share=missing, derived_from=derived_from, example=example
+    )
+
+
+def feature_kind(column: pd.Series) -> str:
+    """Classify a cleaned column: numbers, 0/1 flags, or labels."""
+    if column.dtype.kind == "b":
+        return BOOLEAN
+    if column.dtype.kind in "iuf":
+        values = set(column.dropna().unique().tolist())
+        return BOOLEAN if values and values <= {0, 1} and len(values) == 2 else NUMERIC
+    return CATEGORICAL
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as a JSON-safe Python value; None for a missing one."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def held_out_example(train: pd.DataFrame, test: pd.DataFrame, prepared: Prepared) -> dict[str, Any]:
+    """The first held-out row the API takes as it is (no value missing, no label unseen in training),
+    for its docs and the demo page; each date as the source wrote it."""
+    features = test[prepared.features]
+    usable = features.notna().all(axis=1) & (features != MISSING_CATEGORY).all(axis=1)
+    for name in features.select_dtypes(object).columns:
+        usable &= features[name].isin(train[name])
+    label = usable.idxmax() if usable.any() else test.index[0]
+    row = test.loc[label].to_dict()
+    for name, text in prepared.date_text.loc[label].items():
+        row[name] = None if pd.isna(text) else str(text).strip()
+    return row
+
+
 def write_outputs(
     project: Project, train: pd.DataFrame, test: pd.DataFrame, contract: Contract, quarantine: pd.DataFrame
 ) -> None:
@@ -117,10 +188,7 @@ def write_outputs(
     test.to_parquet(processed / "test.parquet", index=False)
     contract.save(processed / "schema.json")
     project.quarantine_dir.mkdir(parents=True, exist_ok=True)
-    target = project.quarantine_dir / "quarantine.csv"
-    buffer = io.StringIO()
-    quarantine.to_csv(buffer, index_label="source_row")
-    target.write_text(buffer.getvalue(), encoding="utf-8")
+    quarantine.to_csv(project.quarantine_dir / "quarantine.csv", index_label="source_row", encoding="utf-8")
 
 
 def load_processed(project: Project) -> tuple[pd.DataFrame, pd.DataFrame, Contract]:

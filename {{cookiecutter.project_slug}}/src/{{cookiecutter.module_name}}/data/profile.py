@@ -1,7 +1,4 @@
-"""Profile the raw data before any cleaning: Evidently's DataSummaryPreset, and the quarantine's reasons.
-
-Writes reports/profile/profile.html (Evidently's report) and profile.json (the numbers, by column).
-"""
+"""`make profile`: the raw data before any cleaning (Evidently's DataSummaryPreset), and the quarantine's reasons."""
 
 from __future__ import annotations
 
@@ -28,7 +25,7 @@ DATASET_COUNTS = {
 
 
 def profile_raw(project: Project) -> list[str]:
-    """Write the profile of the configured source; return what to print."""
+    """Write reports/profile/profile.html (Evidently's report) and profile.json; return what to print."""
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry stays off
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataSummaryPreset

@@ -1,7 +1,4 @@
-"""Read the configured SQL table or query through SQLAlchemy, in chunks.
-
-data.url names the user and host; the password comes from the environment variable data.password_env names.
-"""
+"""Read the configured SQL table or query through SQLAlchemy, in chunks; the password from $data.password_env."""
 
 from __future__ import annotations
 

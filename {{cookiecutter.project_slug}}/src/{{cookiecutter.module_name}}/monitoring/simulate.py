@@ -87,7 +87,7 @@ def to_record(row: dict[str, Any], contract: Contract) -> dict[str, Any]:
     for name, news in contract.datetime_columns.items():
         parts = [row[new] for new in news]  # a date with the same features, as the API takes dates
         record[name] = None if any(math.isnan(part) for part in parts) else date_with(*parts)
-    for feature in contract.features:
+    for feature in contract.sent_features:
         if feature.name in derived:
             continue
         value = row[feature.name]

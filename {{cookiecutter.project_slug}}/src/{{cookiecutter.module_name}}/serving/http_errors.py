@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from ..errors import UserError
+
 logger = logging.getLogger(__name__)
 MAX_ERRORS = 20  # error entries per response; more are summed up in one last entry
 MAX_FIELD_CHARS = 80  # a field name is cut here: an unknown key can be any length
@@ -122,4 +124,6 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     """Answer 500 without a stack trace in the body; the traceback goes to the server log."""
     logger.exception("prediction failed on %s %s", request.method, request.url.path, exc_info=exc)
     detail = "internal error while serving this request — the server log has the details"
+    if isinstance(exc, UserError):  # data/derived.py failed on these values: its message names it
+        detail = str(exc)
     return JSONResponse({"detail": detail}, status_code=500)

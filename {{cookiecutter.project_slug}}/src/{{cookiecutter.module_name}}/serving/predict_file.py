@@ -47,11 +47,12 @@ def predict_file(
             features[name], bad = coerce_as_date(features[name], contract.date_formats.get(name, ""))
             features = expand_datetimes(features, [name])[0]
             problems.append(bad)
-    missing = [name for name in contract.feature_names if name not in features.columns]
+    sent = [feature.name for feature in contract.sent_features]  # data/derived.py makes the others
+    missing = [name for name in sent if name not in features.columns]
     if missing:
         raise UserError(f"{source}: no column {', '.join(missing)} — the model needs every contract feature.")
     reject = project.config.serving.unknown_category == "reject"
-    for feature in contract.features:
+    for feature in contract.sent_features:
         column = features[feature.name]
         if feature.kind != CATEGORICAL:
             features[feature.name], bad = coerce_as_number(column, flag=feature.kind == BOOLEAN)
@@ -75,7 +76,7 @@ def predict_file(
     chunks = range(0, len(readable), size)
     results = [pd.DataFrame({"prediction": pd.Series(dtype=object)})]
     for start in progress(chunks) if progress else chunks:
-        chunk = readable.iloc[start : start + size][contract.feature_names]
+        chunk = readable.iloc[start : start + size][sent]
         rows = chunk.astype(object).where(chunk.notna(), None).to_dict("records")
         scores = predictor.predict(rows)
         part = pd.DataFrame({"prediction": scores.predictions}, index=chunk.index)

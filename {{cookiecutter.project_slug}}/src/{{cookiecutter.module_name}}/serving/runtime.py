@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import model_files
 from ..contract import CATEGORICAL, MISSING_CATEGORY, Contract
+from ..data.derived import add_to_rows, check_hook
 
 Row = dict[str, Any]
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -58,10 +59,12 @@ class OnnxPredictor:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.classes = classes
+        self.contract = contract
         self.labels = [feature.name for feature in contract.features if feature.kind == CATEGORICAL]
         self.numbers = [feature.name for feature in contract.features if feature.kind != CATEGORICAL]
 
     def predict(self, rows: list[Row]) -> Scores:
+        add_to_rows(rows, self.contract)  # the features data/derived.py computes, as in training
         feeds = {name: _labels(rows, name) for name in self.labels}
         if self.numbers:
             # All numeric inputs in one array, a row per feature (None becomes NaN, flags 1.0/0.0):
@@ -92,6 +95,7 @@ class SkopsPredictor:
     def predict(self, rows: list[Row]) -> Scores:
         import pandas as pd
 
+        add_to_rows(rows, self.contract)  # the features data/derived.py computes, as in training
         frame = pd.DataFrame.from_records(rows, columns=self.contract.feature_names)
         for feature in self.contract.features:
             column = frame[feature.name]
@@ -122,9 +126,11 @@ def load_predictor(models_dir: Path, metadata: dict[str, Any] | None = None) -> 
 
     Raises:
         ModelFileError: model.json or the model file is missing, or the file changed after export.
+        DataError: data/derived.py no longer makes the features the model was trained on.
     """
     metadata = metadata or model_files.read_metadata(models_dir)
     contract = load_contract(metadata)
+    check_hook(contract)
     if metadata.get("runtime") == "onnx":
         path = model_files.verified_path(models_dir, "model.onnx", metadata)
         return OnnxPredictor(path, contract, metadata.get("classes"))

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..config import ServingConfig
 from ..contract import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES, MISSING_TOKENS, Contract, Feature
-from ..data.dates import accepted_formats, date_features, date_with, parse_date
+from ..data.dates import accepted_formats, date_features, parse_date
 
 # Far beyond any real measurement, and far enough below float32's limit (3.4e38) that the model's
 # arithmetic stays finite: the ONNX graph computes in float32, after scaling by the training spread.
@@ -100,18 +100,16 @@ def build_models(contract: Contract, serving: ServingConfig) -> ApiModels:
     """Build request and response models whose fields, types and docs come from the contract."""
     fields, checks = {}, []
     derived = {name for names in contract.datetime_columns.values() for name in names}
-    for index, feature in enumerate(contract.features):
+    for index, feature in enumerate(contract.sent_features):
         annotation, info, check = _feature_field(feature, reject=serving.unknown_category == "reject")
         checks.append(check)
         if feature.name not in derived:  # else sent as its date (see _date_field)
             # Python names are f0, f1, ...; the JSON names (aliases) are the column names, which may
             # clash with BaseModel attributes (e.g. a column called "json" or "schema").
             fields[f"f{index}"] = (annotation, info)
-    example = {feature.name: feature.example for feature in contract.features if feature.name not in derived}
+    example = contract.example  # a held-out row (data/prepare.py)
     for index, (name, news) in enumerate(contract.datetime_columns.items()):
         fields[f"d{index}"] = _date_field(contract, name, news)
-        parts = [contract.feature(new).example for new in news]
-        example[name] = None if None in parts else date_with(*parts)
     ignored = {}
     for index, (name, role) in enumerate(_ignored_columns(contract).items()):
         fields[f"g{index}"] = (Any, Field(None, alias=name, description=f"Ignored: {role}."))

@@ -9,13 +9,17 @@ from typing import Any
 
 from .. import model_files
 from ..config import CONFIG_ENV_VAR
+from ..data.derived import check_hook
 from ..project import Project
+from .runtime import load_contract
 from .telemetry import MULTIPROCESS_ENV_VAR
 
 
 def check_model(project: Project) -> dict[str, Any]:
-    """Fail before the server starts when the model is missing or changed after export."""
+    """Fail before the server starts when the model is missing or changed after export, or
+    data/derived.py no longer makes the features it was trained on."""
     metadata = model_files.read_metadata(project.models_dir)
+    check_hook(load_contract(metadata))
     filename = "model.onnx" if metadata.get("runtime") == "onnx" else "model.skops"
     model_files.verified_path(project.models_dir, filename, metadata)
     return metadata
