@@ -64,8 +64,11 @@ def drift_by_column(current: Any, reference: Any, contract: Contract, project: P
     snapshot.save_html(str(project.monitoring_dir / "drift.html"))
     outside = outside_training(current, contract).mean()
     report = snapshot.dict()
-    drifted = {test["metric_config"]["params"].get("column"): test["status"] == "FAIL" for test in report["tests"]
-               if test["metric_config"]["params"].get("type", "").endswith(":ValueDrift")}  # fmt: skip
+    drifted = {}
+    for test in report["tests"]:
+        params = test["metric_config"]["params"]
+        if params.get("type", "").endswith(":ValueDrift"):
+            drifted[params["column"]] = test["status"] == "FAIL"
     results: dict[str, Any] = {}
     for metric in report["metrics"]:
         params = metric["config"]

@@ -59,15 +59,9 @@ def check_predictions(project: Project, rows: int | None, hours: float | None) -
 def monitor_predictions(
     project: Project, rows: int | None = None, hours: float | None = None
 ) -> dict[str, Any]:
-    """Compare the logged window with the training reference; write the reports; return drift.json's content.
-
-    Args:
-        rows: the last N logged predictions (default monitoring.window_rows, unless hours is given).
-        hours: only predictions logged in the last H hours (default monitoring.window_hours).
-
-    Raises:
-        NotEnoughRows: the window holds fewer than monitoring.min_rows predictions.
-    """
+    """Compare the last `rows` logged predictions (default monitoring.window_rows), or those of the last
+    `hours` (monitoring.window_hours), with the training reference; write the reports; return drift.json's
+    content. Raises NotEnoughRows below monitoring.min_rows predictions."""
     settings = project.config.monitoring
     hours = hours or settings.window_hours
     rows = rows or (None if hours else settings.window_rows)

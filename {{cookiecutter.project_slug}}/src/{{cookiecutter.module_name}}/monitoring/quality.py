@@ -1,9 +1,5 @@
-"""Live quality: the window's labelled predictions scored with the training metrics, against the held-out figures.
-
-The served model's held-out metrics come from models/model.json. The check fails when the primary
-metric is worse than its held-out figure by more than monitoring.quality_tolerance, relative (0.1: a
-tenth worse); it is not judged with fewer than monitoring.min_labelled_rows labels in the window.
-"""
+"""Live quality: the window's labelled predictions scored with the training metrics, against the
+held-out figures in models/model.json (the README's "Live quality" says when the check fails)."""
 
 from __future__ import annotations
 

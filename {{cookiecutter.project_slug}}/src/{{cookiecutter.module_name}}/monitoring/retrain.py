@@ -27,17 +27,9 @@ from .monitor import check_predictions, read_contract, read_labelled_log
 
 
 def retrain_model(project: Project, show: Callable[[list[str]], None], *, force: bool = False) -> list[str]:
-    """Run `monitor`; when a check fails (or with force), run the pipeline on the data with the labels added.
-
-    The pipeline runs as its own command, so its output streams as `make pipeline`'s does, and its
-    gate (promote) alone decides whether models/ gets a new champion.
-
-    Args:
-        show: prints the monitor's lines before the pipeline's output.
-
-    Returns:
-        What `retrain` prints at the end.
-    """
+    """Run `monitor` (show prints its lines); when a check fails (or with force), run the pipeline on the
+    data with the labels added, as its own command: its output streams, and its gate alone promotes.
+    Return what `retrain` prints at the end."""
     lines, code = check_predictions(project, None, None)
     show(lines)
     if code == 2 or (code == 0 and not force):
@@ -55,11 +47,8 @@ def retrain_model(project: Project, show: Callable[[list[str]], None], *, force:
 
 
 def write_retrain_data(project: Project) -> tuple[Path, list[str]]:
-    """Write the source rows plus the labelled production rows, and a config reading them.
-
-    Returns:
-        The config to run the pipeline with, and what `retrain` prints.
-    """
+    """Write the source rows plus the labelled production rows, and a config reading them; return the
+    config and what `retrain` prints."""
     import pandas as pd
 
     from ..data.clean import normalise_columns

@@ -77,12 +77,11 @@ def shift(sample: Any, contract: Contract, project: Project) -> Any:
 def to_record(row: dict[str, Any], contract: Contract) -> dict[str, Any]:
     """One row as JSON values: null for missing, true/false for flags, a date for each date column."""
     record: dict[str, Any] = {}
-    derived = {name for names in contract.datetime_columns.values() for name in names}
     for name, news in contract.datetime_columns.items():
         parts = [row[new] for new in news]  # a date with the same features, as the API takes dates
         record[name] = None if any(math.isnan(part) for part in parts) else date_with(*parts)
     for feature in contract.features:
-        if feature.name in derived:
+        if feature.derived_from:
             continue
         value = row[feature.name]
         missing = value is None or (isinstance(value, float) and math.isnan(value))
