@@ -29,7 +29,8 @@ def describe_failures(project_name: str, summary: dict[str, Any], failed: list[s
         lines.append(f"live {name} {values['live']:.4f} vs held out {values['held_out']:.4f} "
                      f"(tolerance {100 * quality['tolerance']:g}%, {quality['labelled_rows']} labels)")  # fmt: skip
     if "prediction_drift" in failed:
-        lines.append(f"predictions drifted from the model's on the training rows ({summary['prediction']['method']})")
+        method = summary["prediction"]["method"]
+        lines.append(f"predictions drifted from the model's on the training rows ({method})")
     if "input_drift" in failed:
         lines.append(f"input drift in {', '.join(summary['drifted_columns'])}")
     lines.append(f"what to check first: {FAILURE_CASES}#{failed[0].replace('_', '-')}")
