@@ -123,3 +123,16 @@ def test_the_after_release_loop(tmp_path: Path, dataset: str, slow_case: None) -
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_prefect_flow_in_the_venv_make_flow_makes(tmp_path: Path, slow_case: None) -> None:
+    """tests/test_flow.py skips in the project's venv (Prefect needs an older FastAPI than the API):
+    make .venv-flow with `make flow`'s own recipe, from the package registries, and run it there."""
+    project = bake(tmp_path)
+    makefile = (project / "Makefile").read_text(encoding="utf-8").splitlines()
+    (recipe,) = [line.strip("\t@") for line in makefile if "python3 -m venv .venv-flow" in line]
+    run(["sh", "-c", recipe], project, timeout=900)
+    flow_python = str(project / ".venv-flow" / "bin" / "python")
+    tests = ["-q", "-p", "no:cacheprovider", "--noconftest", "tests/test_flow.py"]
+    result = run([flow_python, "-m", "pytest", *tests], project)
+    assert "4 passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-3000:]

@@ -53,8 +53,25 @@ def test_monitor_reads_held_out_traffic_as_no_drift(trained_project: Project, tm
     assert summary["rows"] == 300
     # A few heavy-tailed columns may read as drifted from sampling noise alone; the verdict may not.
     assert summary["drift_share"] < min(summary["threshold"], 0.2), summary["drifted_columns"]
-    assert (project.monitoring_dir / "drift.html").stat().st_size > 0
+    assert 'href="trend.png"' in (project.monitoring_dir / "drift.html").read_text(encoding="utf-8")
     assert len(list((project.monitoring_dir / "history").glob("drift-*.json"))) == 1
+    assert (project.monitoring_dir / "trend.png").read_bytes().startswith(b"\x89PNG"), "the trend figure"
+
+
+def test_the_dated_history_draws_the_trend_of_drift_and_live_quality(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from {{ cookiecutter.module_name }}.monitoring.history import TREND, write_history
+
+    for day, share, live in [(1, 0.0, None), (2, 0.2, 0.94), (3, 0.6, 0.80)]:  # day 1: too few labels
+        metrics = {} if live is None else {"accuracy": {"live": live, "held_out": 0.95}}
+        quality = {"primary_metric": "accuracy", "metrics": metrics, "limit": None if live is None else 0.855}
+        summary = {"created": f"2026-01-0{day}T12:00:00+00:00", "drift_share": share, "threshold": 0.5,
+                   "live_quality": quality}  # fmt: skip
+        write_history(tmp_path, summary)
+
+    assert len(list(tmp_path.glob("history/drift-*.json"))) == 3, "one dated copy a run"
+    assert imread(tmp_path / TREND).shape[:2] == (500, 800), "an 8 x 5 in figure at 100 dpi"
 
 
 def test_monitor_reads_shifted_traffic_as_drift_and_names_the_columns(

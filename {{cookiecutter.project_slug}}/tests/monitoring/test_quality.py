@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.model_files import read_metadata
@@ -20,11 +21,13 @@ from {{ cookiecutter.module_name }}.serving.feedback import FeedbackStore, build
 from {{ cookiecutter.module_name }}.serving.prediction_log import PredictionLog
 from {{ cookiecutter.module_name }}.serving.runtime import load_contract, load_predictor
 
+from ..serving.test_prediction_log import postgres_url  # noqa: F401 (the fixture: a PostgreSQL server)
 from .test_monitor import monitored_project
 
 
-def serve_and_label(project: Project, rows: int, *, wrong: bool, seed: int = 0) -> None:
-    """Score held-out rows one request each, log them as the API does, then feed back their labels."""
+def serve_and_label(project: Project, rows: int, *, wrong: bool, seed: int = 0) -> list[str]:
+    """Score held-out rows one request each, log them as the API does, then feed back their labels;
+    return the request ids."""
     contract = load_contract(read_metadata(project.models_dir))
     records = sample_records(project, contract, rows, drift=False, seed=seed)
     actual = sample_labels(project, contract, rows, seed=seed, wrong=wrong)
@@ -53,6 +56,7 @@ def serve_and_label(project: Project, rows: int, *, wrong: bool, seed: int = 0) 
     )
     store.dispose()
     assert (stored, unknown) == (rows, []), unknown[:3]
+    return request_ids
 
 
 @pytest.fixture
@@ -127,3 +131,35 @@ def test_feedback_file_stores_valid_labels_and_sets_the_others_aside(
     assert main(["feedback", str(labels), "--config", str(project.config_path)]) == 0
     refused = (tmp_path / "labels_refused.csv").read_text()
     assert "nope" in refused and "reason" in refused
+
+
+def test_labels_and_their_correction_reach_live_quality_on_postgresql(
+    trained_project: Project,
+    tmp_path: Path,
+    postgres_url: str,  # noqa: F811 (the imported fixture)
+) -> None:
+    """The feedback upsert and monitor's join of the labels, on a real PostgreSQL server."""
+    project = monitored_project(trained_project, tmp_path, url=postgres_url)
+    request_ids = serve_and_label(project, 120, wrong=False)
+    assert main(["monitor", "--config", str(project.config_path)]) == 0
+
+    contract = load_contract(read_metadata(project.models_dir))
+    wrong = sample_labels(project, contract, 120, seed=0, wrong=True)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "request_id,actual\n"
+        + "".join(f"{rid},{value}\n" for rid, value in zip(request_ids, wrong, strict=True))
+    )
+    assert main(["feedback", str(labels), "--config", str(project.config_path)]) == 0, (
+        "a correction of each label"
+    )
+
+    assert main(["monitor", "--config", str(project.config_path)]) == 4, (
+        "4: live quality failed on the corrected labels"
+    )
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 120, (
+            "replaced, not added"
+        )
+    engine.dispose()

@@ -2,10 +2,11 @@
 
 Reads:  the prediction log and its labels (serving's tables, SQLite or PostgreSQL), data/processed/
         (the training reference and the contract), models/model.json (the held-out metrics).
-Writes: reports/monitoring/drift.{html,json} and a dated copy under history/; an exit code; an alert.
+Writes: reports/monitoring/drift.{html,json}, dated copies in history/, trend.png; an exit code, an alert.
 
 monitor.py   the check `make monitor` runs: read the logged window, compare, decide
 drift.py     the column-by-column comparison with the training data (Evidently)
+history.py   drift.json, its dated copies and the trend figure drawn from them
 quality.py   live quality: the labelled predictions scored against the held-out figures
 alerts.py    the verdict atop drift.html, and the webhook message when a check fails
 labels.py    `make feedback`: labels from a CSV

@@ -64,23 +64,20 @@ def drift_by_column(current: Any, reference: Any, contract: Contract, project: P
     snapshot.save_html(str(project.monitoring_dir / "drift.html"))
     outside = outside_training(current, contract).mean()
     report = snapshot.dict()
+    drifted = {}
+    for test in report["tests"]:
+        params = test["metric_config"]["params"]
+        if params.get("type", "").endswith(":ValueDrift"):
+            drifted[params["column"]] = test["status"] == "FAIL"
     results: dict[str, Any] = {}
     for metric in report["metrics"]:
         params = metric["config"]
         if params.get("type", "").endswith(":ValueDrift"):
             name = params["column"]
-            results[name] = {
-                "method": params.get("method"),
-                "threshold": params.get("threshold"),
-                "score": float(metric["value"]),
-                "drifted": False,
-            }
+            results[name] = {"method": params.get("method"), "threshold": params.get("threshold"),
+                             "score": float(metric["value"]), "drifted": drifted.get(name, False)}  # fmt: skip
             if name in outside.index:
                 results[name]["outside_training_share"] = float(outside[name])
-    for test in report["tests"]:
-        params = test["metric_config"]["params"]
-        if params.get("type", "").endswith(":ValueDrift") and params["column"] in results:
-            results[params["column"]]["drifted"] = test["status"] == "FAIL"
     return results
 
 
@@ -136,21 +133,13 @@ def reference_predictions(project: Project, train: Any, contract: Contract) -> A
 
 
 def describe_predictions(current: Any, reference: Any, contract: Contract) -> dict[str, Any]:
-    """The prediction distribution now and in the reference (the model's on the training rows)."""
+    """The prediction distribution now and in the reference: class shares, or mean, std and quantiles."""
+    sides = {"current": current[PREDICTION], "reference": reference[PREDICTION]}
     if contract.task == "classification":
-        return {
-            side: frame[PREDICTION].astype(str).value_counts(normalize=True).round(4).to_dict()
-            for side, frame in (("current", current), ("reference", reference))
-        }
+        return {side: values.astype(str).value_counts(normalize=True).round(4).to_dict()
+                for side, values in sides.items()}  # fmt: skip
     quantiles = [0.05, 0.25, 0.5, 0.75, 0.95]
     return {
-        side: {
-            "mean": float(values.mean()),
-            "std": float(values.std()),
-            **{f"p{int(q * 100)}": float(values.quantile(q)) for q in quantiles},
-        }
-        for side, values in (
-            ("current", current[PREDICTION].astype(float)),
-            ("reference", reference[PREDICTION].astype(float)),
-        )
+        side: values.astype(float).describe(quantiles).drop("count").to_dict()
+        for side, values in sides.items()
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
 from ..project import Project
@@ -12,14 +11,12 @@ from .monitor import read_contract
 
 COLUMNS = ("request_id", "row_index", "actual")
 CHUNK_ROWS = 1000  # labels per transaction (and per IN list)
+UNKNOWN = "no logged prediction with this request_id and row_index"
 
 
 def store_label_file(project: Project, path: Path) -> list[str]:
-    """Store the file's valid labels of logged predictions; write the others, with a reason, beside it.
-
-    Returns:
-        What `feedback` prints: how many labels were stored, and where the refused ones are.
-    """
+    """Store the file's valid labels of logged predictions; write the others, with a reason, beside it;
+    return what `feedback` prints."""
     import pandas as pd
     from pydantic import ValidationError
 
@@ -47,9 +44,8 @@ def store_label_file(project: Project, path: Path) -> list[str]:
             chunk = labels[start : start + CHUNK_ROWS]
             written, unknown = store.add(chunk)
             stored, missing = stored + written, set(unknown)
-            refused += [
-                unknown_row(label) for label in chunk if (label.request_id, label.row_index) in missing
-            ]
+            refused += [{**label.model_dump(), "reason": UNKNOWN} for label in chunk
+                        if (label.request_id, label.row_index) in missing]  # fmt: skip
     finally:
         store.dispose()
     if not refused:
@@ -60,7 +56,3 @@ def store_label_file(project: Project, path: Path) -> list[str]:
         f"{stored} labels stored",
         f"[yellow]{len(refused)} refused[/yellow] (invalid, or no logged prediction): {out} says why",
     ]
-
-
-def unknown_row(label: Any) -> dict[str, Any]:
-    return {**label.model_dump(), "reason": "no logged prediction with this request_id and row_index"}

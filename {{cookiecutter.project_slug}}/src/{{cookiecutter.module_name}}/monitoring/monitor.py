@@ -1,17 +1,17 @@
 """The check `make monitor` runs: the logged window against the training data, and a verdict.
 
-Reads the last N logged predictions (or a time window) from the prediction log with SQL, compares
-them with the training reference (data/processed/train.parquet; drift.py does the comparison),
-and writes reports/monitoring/drift.html, drift.json and a dated copy under history/.
+Reads the last N logged predictions (or a time window) and their labels from the prediction log with
+SQL, compares them with the training reference (data/processed/train.parquet; drift.py), scores the
+labels (quality.py), and writes reports/monitoring/ (drift.html here, drift.json and trend in history.py).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from ..contract import Contract
 from ..errors import UserError
@@ -27,90 +27,41 @@ from .drift import (
     outside_training,
     reference_predictions,
 )
+from .history import TREND, write_history
 from .quality import ACTUAL, PROBABILITIES, live_quality
 
 # The exit code of a failing `monitor`: the most serious failed check (drift.json lists them all).
 EXIT_CODES = {"live_quality": 4, "prediction_drift": 3, "input_drift": 1}  # 2: too few rows
+# Each logged prediction with its label, if one was sent (a label names its request id and row).
+LABELLED_LOG = predictions.outerjoin(
+    feedback,
+    (feedback.c.request_id == predictions.c.request_id) & (feedback.c.row_index == predictions.c.row_index),
+)
 
 
 class NotEnoughRows(UserError):
     """Too few logged predictions to judge drift."""
 
 
-@dataclass(frozen=True)
-class DriftResult:
-    rows: int
-    share: float  # of features that drifted
-    threshold: float
-    drifted_columns: list[str]
-    prediction_drifted: bool
-    report_dir: Path
-    summary: dict[str, Any] = field(repr=False)
-
-    @property
-    def drifted(self) -> bool:
-        return self.share >= self.threshold
-
-    @property
-    def failed(self) -> list[str]:
-        """The checks that failed, most serious first."""
-        return [name for name in EXIT_CODES if self.summary["verdict"][name]]
-
-    def describe(self) -> list[str]:
-        """What the command prints (rich markup): the verdict, each drifted column, where the report is."""
-        summary = self.summary
-        lines = [
-            f"{self.rows} logged predictions vs {summary['reference_rows']} training rows: "
-            f"{len(self.drifted_columns)}/{len(summary['columns'])} features drifted "
-            f"({self.share * 100:.0f} %; drift from {self.threshold * 100:.0f} %)"
-        ]
-        for name in self.drifted_columns:
-            column = summary["columns"][name]
-            lines.append(f"[red]drifted[/red] {name}: {column['method']} {column['score']:.3f}")
-        verdict = "[red]drifted[/red]" if self.prediction_drifted else "stable"
-        unseen = summary["outside_training_rows_share"]
-        lines.append(
-            f"predictions vs the model's on training rows: {verdict}; rows with a value unseen in training: {unseen * 100:.1f} %"
-        )
-        lines.append(f"report: {self.report_dir / 'drift.html'} (and drift.json)")
-        quality = summary["live_quality"]
-        for name, values in quality["metrics"].items():
-            lines.append(f"live {name}: {values['live']:.4f} (held out {values['held_out']:.4f})")
-        if quality["failed"] is None:
-            lines.append(f"live quality not judged: {quality['labelled_rows']} labelled predictions in the window "
-                         f"(needs {quality['min_labelled_rows']}; send labels with make feedback or POST /feedback)")  # fmt: skip
-        if self.drifted:
-            lines.append(f"[red]drift[/red] in {', '.join(self.drifted_columns)}")
-        verdict = (
-            ", ".join(f"[red]{name} failed[/red]" for name in self.failed)
-            or "[green]all checks passed[/green]"
-        )
-        lines.append(f"verdict: {verdict}")
-        return lines
-
-
 def check_predictions(project: Project, rows: int | None, hours: float | None) -> tuple[list[str], int]:
     """Run the check, alert on a failure; return what `monitor` prints and its exit code (EXIT_CODES)."""
     try:
-        result = monitor_predictions(project, rows, hours)
+        summary = monitor_predictions(project, rows, hours)
     except NotEnoughRows as exc:
         return [f"[yellow]too few rows:[/yellow] {exc}"], 2
-    if not result.failed:
-        return result.describe(), 0
-    lines = [*result.describe(), alert(project.config.project_name, result.summary, result.failed)]
-    return lines, EXIT_CODES[result.failed[0]]
+    failed = [name for name, bad in summary["verdict"].items() if bad]  # in EXIT_CODES' order
+    if not failed:
+        return describe(summary, project.monitoring_dir), 0
+    lines = [*describe(summary, project.monitoring_dir), alert(project.config.project_name, summary, failed)]
+    return lines, EXIT_CODES[failed[0]]
 
 
-def monitor_predictions(project: Project, rows: int | None = None, hours: float | None = None) -> DriftResult:
-    """Compare the logged window with the training reference; write the reports.
-
-    Args:
-        rows: the last N logged predictions (default monitoring.window_rows, unless hours is given).
-        hours: only predictions logged in the last H hours (default monitoring.window_hours).
-
-    Raises:
-        NotEnoughRows: the window holds fewer than monitoring.min_rows predictions.
-    """
+def monitor_predictions(
+    project: Project, rows: int | None = None, hours: float | None = None
+) -> dict[str, Any]:
+    """Compare the last `rows` logged predictions (default monitoring.window_rows), or those of the last
+    `hours` (monitoring.window_hours), with the training reference; write the reports; return drift.json's
+    content. Raises NotEnoughRows below monitoring.min_rows predictions."""
     settings = project.config.monitoring
     hours = hours or settings.window_hours
     rows = rows or (None if hours else settings.window_rows)
@@ -145,63 +96,76 @@ def monitor_predictions(project: Project, rows: int | None = None, hours: float 
         "outside_training_rows_share": float(outside_training(current, contract).any(axis=1).mean()),
         "live_quality": live_quality(current, contract, project),
     }
-    summary["verdict"] = {"input_drift": summary["drift_share"] >= settings.drift_share,
+    summary["verdict"] = {"live_quality": bool(summary["live_quality"]["failed"]),
                           "prediction_drift": bool(columns[PREDICTION]["drifted"]),
-                          "live_quality": bool(summary["live_quality"]["failed"])}  # fmt: skip
-    write_summary(project.monitoring_dir, summary)
-    result = DriftResult(
-        rows=len(current),
-        share=summary["drift_share"],
-        threshold=settings.drift_share,
-        drifted_columns=drifted,
-        prediction_drifted=columns[PREDICTION]["drifted"],
-        report_dir=project.monitoring_dir,
-        summary=summary,
-    )
-    add_banner(project.monitoring_dir / "drift.html", result.describe())
-    return result
+                          "input_drift": summary["drift_share"] >= settings.drift_share}  # fmt: skip
+    write_history(project.monitoring_dir, summary)
+    add_banner(project.monitoring_dir / "drift.html", describe(summary, project.monitoring_dir), TREND)
+    return summary
+
+
+def describe(summary: dict[str, Any], folder: Path) -> list[str]:
+    """What `monitor` prints (rich markup): the verdict, each drifted column, where the reports are."""
+    columns, drifted, verdict = summary["columns"], summary["drifted_columns"], summary["verdict"]
+    lines = [
+        f"{summary['rows']} logged predictions vs {summary['reference_rows']} training rows: "
+        f"{len(drifted)}/{len(columns)} features drifted "
+        f"({summary['drift_share'] * 100:.0f} %; drift from {summary['threshold'] * 100:.0f} %)"
+    ]
+    lines += [
+        f"[red]drifted[/red] {name}: {columns[name]['method']} {columns[name]['score']:.3f}"
+        for name in drifted
+    ]
+    lines += [
+        f"predictions vs the model's on training rows: {'[red]drifted[/red]' if verdict['prediction_drift'] else 'stable'}; "
+        f"rows with a value unseen in training: {summary['outside_training_rows_share'] * 100:.1f} %",
+        f"report: {folder / 'drift.html'} (and drift.json; the trend over history/: {folder / TREND})",
+    ]
+    quality = summary["live_quality"]
+    for name, values in quality["metrics"].items():
+        lines.append(f"live {name}: {values['live']:.4f} (held out {values['held_out']:.4f})")
+    if quality["failed"] is None:
+        lines.append(f"live quality not judged: {quality['labelled_rows']} labelled predictions in the window "
+                     f"(needs {quality['min_labelled_rows']}; send labels with make feedback or POST /feedback)")  # fmt: skip
+    if verdict["input_drift"]:
+        lines.append(f"[red]drift[/red] in {', '.join(drifted)}")
+    failed = ", ".join(f"[red]{name} failed[/red]" for name, bad in verdict.items() if bad)
+    return [*lines, f"verdict: {failed or '[green]all checks passed[/green]'}"]
 
 
 def read_log(project: Project, contract: Contract, rows: int | None, hours: float | None) -> Any:
-    """The logged window as a frame: created_at, model_version, one column per feature, prediction."""
+    """The logged window, newest first: created_at, model_version, prediction, probabilities, actual,
+    then one column per feature (the values the model saw)."""
     import pandas as pd
-    import sqlalchemy as sa
 
     url = project.prediction_log_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise NotEnoughRows(
             f"No prediction log at {url} yet — serve the model (make serve) and send traffic."
         )
-    table = PredictionTable(url)
     log = predictions.c
-    labels = feedback.c
-    joined = predictions.outerjoin(
-        feedback, (labels.request_id == log.request_id) & (labels.row_index == log.row_index)
-    )
-    query = sa.select(log.created_at, log.model_version, log.features, log.prediction, log.probabilities,
-                      labels.actual).select_from(joined)  # fmt: skip
+    query = sa.select(log.created_at, log.model_version, log.prediction, log.probabilities, feedback.c.actual,
+                      log.features)  # fmt: skip
     if hours:
-        since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=hours)
-        query = query.where(log.created_at >= since)
-    query = query.order_by(log.id.desc()).limit(rows)
+        query = query.where(
+            log.created_at >= datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=hours)
+        )
+    logged = read_labelled_log(project, query.order_by(log.id.desc()).limit(rows))
+    frame = pd.DataFrame(
+        logged, columns=["created_at", "model_version", PREDICTION, PROBABILITIES, ACTUAL, "features"]
+    )
+    features = pd.DataFrame.from_records(frame.pop("features").tolist(), columns=contract.feature_names)
+    return pd.concat([frame, align_types(features, contract)], axis=1)
+
+
+def read_labelled_log(project: Project, query: Any) -> list[Any]:
+    """Run a select on LABELLED_LOG at the prediction log's URL (its first connect creates both tables)."""
+    table = PredictionTable(project.prediction_log_url)
     try:
-        feedback.create(table.connect(), checkfirst=True)  # no label sent yet: an empty table
         with table.connect().connect() as connection:
-            logged = connection.execute(query).all()
+            return connection.execute(query.select_from(LABELLED_LOG)).all()
     finally:
         table.dispose()
-    records = [row.features for row in logged]  # the values the model saw, by feature name
-    features = pd.DataFrame.from_records(records, columns=contract.feature_names)
-    frame = pd.DataFrame(
-        {
-            "created_at": [row.created_at for row in logged],
-            "model_version": [row.model_version for row in logged],
-            PREDICTION: [row.prediction for row in logged],
-            PROBABILITIES: [row.probabilities for row in logged],
-            ACTUAL: [row.actual for row in logged],
-        }
-    )
-    return pd.concat([frame, align_types(features, contract)], axis=1)
 
 
 def read_contract(project: Project) -> Contract:
@@ -214,27 +178,12 @@ def read_contract(project: Project) -> Contract:
 
 def read_reference(project: Project, contract: Contract) -> Any:
     """The training rows: the features, and the served model's predictions on them (see drift.py)."""
-    train = read_train(project.processed_dir / "train.parquet")
+    import pandas as pd
+
+    path = project.processed_dir / "train.parquet"
+    if not path.is_file():
+        raise UserError(f'No training reference at {path} — run "make pipeline" first.')
+    train = pd.read_parquet(path)
     reference = align_types(train[contract.feature_names].copy(), contract)
     reference[PREDICTION] = reference_predictions(project, train, contract)
     return reference
-
-
-def read_train(path: Path) -> Any:
-    import pandas as pd
-
-    if not path.is_file():
-        raise UserError(f'No training reference at {path} — run "make pipeline" first.')
-    return pd.read_parquet(path)
-
-
-def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
-    """Write drift.json and a dated copy in history/ (the HTML, ~4 MB, is kept for the last run only)."""
-    text = json.dumps(summary, indent=2, default=str) + "\n"
-    history = folder / "history"
-    history.mkdir(parents=True, exist_ok=True)
-    stamp = summary["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    (history / f"drift-{stamp}.json").write_text(text, encoding="utf-8")
-    path = folder / "drift.json"
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -1,14 +1,9 @@
-"""`make retrain`: the labelled predictions added to the training data, for the pipeline to run on.
+"""`make retrain`: the newest monitoring.retrain_rows labelled predictions, whatever their age, added
+to the source rows in data/retrain/training.csv (read by retrain.yaml, your config with data.source: csv).
 
-The policy, in three rules:
-- window: the newest monitoring.retrain_rows labelled predictions, whatever their age;
-- duplicates: the data stage keeps each exact row once, so a record predicted and labelled twice,
-  or equal to a training row, counts once;
-- quarantine: a production row that breaks the contract (say, a class never seen) is set aside by the
-  data stage in data/quarantine/ with its reason, like any other row.
-The source rows and the production rows go to data/retrain/training.csv, and the config that reads
-them to retrain.yaml beside config.yaml (yours, with data.source: csv): the run can be read and repeated.
-Only the contract's features travel from the log, so identifier and sensitive columns stay empty there.
+The data stage treats them like any other row: an exact duplicate counts once, a row that breaks the
+contract goes to data/quarantine/. Only the contract's features travel from the log, so identifier
+and sensitive columns stay empty.
 """
 
 from __future__ import annotations
@@ -18,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
@@ -26,22 +22,14 @@ from .. import model_files
 from ..errors import UserError
 from ..project import Project
 from ..serving.feedback import feedback
-from ..serving.prediction_table import PredictionTable, predictions
-from .monitor import check_predictions, read_contract
+from ..serving.prediction_table import predictions
+from .monitor import check_predictions, read_contract, read_labelled_log
 
 
 def retrain_model(project: Project, show: Callable[[list[str]], None], *, force: bool = False) -> list[str]:
-    """Run `monitor`; when a check fails (or with force), run the pipeline on the data with the labels added.
-
-    The pipeline runs as its own command, so its output streams as `make pipeline`'s does, and its
-    gate (promote) alone decides whether models/ gets a new champion.
-
-    Args:
-        show: prints the monitor's lines before the pipeline's output.
-
-    Returns:
-        What `retrain` prints at the end.
-    """
+    """Run `monitor` (show prints its lines); when a check fails (or with force), run the pipeline on the
+    data with the labels added, as its own command: its output streams, and its gate alone promotes.
+    Return what `retrain` prints at the end."""
     lines, code = check_predictions(project, None, None)
     show(lines)
     if code == 2 or (code == 0 and not force):
@@ -59,11 +47,8 @@ def retrain_model(project: Project, show: Callable[[list[str]], None], *, force:
 
 
 def write_retrain_data(project: Project) -> tuple[Path, list[str]]:
-    """Write the source rows plus the labelled production rows, and a config reading them.
-
-    Returns:
-        The config to run the pipeline with, and what `retrain` prints.
-    """
+    """Write the source rows plus the labelled production rows, and a config reading them; return the
+    config and what `retrain` prints."""
     import pandas as pd
 
     from ..data.clean import normalise_columns
@@ -94,16 +79,7 @@ def write_retrain_data(project: Project) -> tuple[Path, list[str]]:
     ]
 
 
-def read_labelled(project: Project, rows: int) -> list[tuple[dict, object]]:
-    """The newest labelled predictions: (features as the model saw them, the true target)."""
-    table, log, labels = PredictionTable(project.prediction_log_url), predictions.c, feedback.c
-    joined = predictions.join(
-        feedback, (labels.request_id == log.request_id) & (labels.row_index == log.row_index)
-    )
-    query = sa.select(log.features, labels.actual).select_from(joined).order_by(log.id.desc()).limit(rows)
-    try:
-        feedback.create(table.connect(), checkfirst=True)
-        with table.connect().connect() as connection:
-            return [(row.features, row.actual) for row in connection.execute(query)]
-    finally:
-        table.dispose()
+def read_labelled(project: Project, rows: int) -> list[Any]:
+    """The newest labelled predictions: (features as the model saw them, the true target) rows."""
+    query = sa.select(predictions.c.features, feedback.c.actual).where(feedback.c.id.is_not(None))
+    return read_labelled_log(project, query.order_by(predictions.c.id.desc()).limit(rows))
