@@ -1,7 +1,6 @@
 """The prediction API: FastAPI routes over the served model, with request models from the data contract."""
 
-# No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
-# models are built at run time, so they must be real objects rather than strings.
+# No `from __future__ import annotations`: the routes' request models are built at run time.
 
 import asyncio
 import contextlib
@@ -51,9 +50,7 @@ class ServingState:
     async def predict(
         self, records: list[BaseModel], fields: list[str], response: Response
     ) -> list[dict[str, Any]]:
-        """Score validated records; return each one's answer, as the response models describe it.
-
-        The response's X-Request-ID header names the logged rows for POST /feedback."""
+        """Score validated records; return their answers, and name their logged rows in X-Request-ID."""
         assert self.predictor is not None, "the lifespan loads the model"
         started = time.perf_counter()
         rows, warnings = [], []
@@ -75,7 +72,6 @@ class ServingState:
         return answers
 
     def score_rows(self, rows: list[Row]) -> Scores:
-        """Score rows in one model call."""
         assert self.predictor is not None, "the lifespan loads the model"
         self.telemetry.batch_rows.observe(len(rows))
         return self.predictor.predict(rows)
@@ -87,8 +83,7 @@ class ServingState:
         return await self.batcher.submit(rows)
 
     async def start(self, project: Project) -> None:
-        """Load the model file (after checking its digest) and start the batcher, the prediction log
-        and the watch for a new champion."""
+        """Load the model, then start the prediction log and the watch for a new champion."""
         self.log = PredictionLog.for_project(project, self.version, "", self.telemetry.log)
         await self.serve(project, self.metadata)
         self.log.start()
@@ -113,10 +108,8 @@ class ServingState:
                     metadata.get("runtime_reason"))  # fmt: skip
 
     async def watch_champion(self, project: Project) -> None:
-        """Every monitoring.reload_seconds, serve models/model.json's champion if its version changed.
-
-        Only a champion with the same inputs and target swaps in: the request models stay those built
-        at start (a new input or class needs a restart)."""
+        """Every monitoring.reload_seconds, serve a new champion in models/ if it has the same inputs
+        and classes (the request models are built once, at start)."""
         while interval := project.config.monitoring.reload_seconds:
             await asyncio.sleep(interval)
             try:
@@ -130,7 +123,6 @@ class ServingState:
                 logger.warning("models/model.json not served (%s); still serving %s", exc, self.version)
 
     async def stop(self) -> None:
-        """Stop watching and the batcher, then write what the prediction log still holds."""
         if self.watcher is not None:
             self.watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -177,35 +169,10 @@ def create_app(project: Project | None = None) -> FastAPI:
 
 
 def add_routes(app: FastAPI, state: ServingState, labels: Any) -> None:
+    """The routes, the scoring ones first: a request is matched against them in this order."""
     models = state.models
     limit = models.max_body_bytes  # larger bodies are refused (413) before they are read
     demo_page = resources.files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
-
-    @app.get("/", response_class=HTMLResponse, tags=["demo"])
-    def demo() -> HTMLResponse:
-        """Serve the demo page: a form built from /openapi.json that sends its record to /predict."""
-        return HTMLResponse(demo_page)
-
-    @app.get("/health", tags=["status"])
-    def health() -> dict[str, str]:
-        """Say that the process is up."""
-        return {"status": "ok"}
-
-    @app.get("/ready", tags=["status"], responses={503: {"description": "The model is not loaded yet."}})
-    def ready() -> JSONResponse:
-        """Say whether the model is loaded and predictions can be served."""
-        if state.predictor is None:
-            return JSONResponse({"ready": False}, status_code=503)
-        return JSONResponse(
-            {"ready": True, "model_version": state.version, "runtime": state.predictor.runtime}
-        )
-
-    @app.get("/model", tags=["status"])
-    def model() -> dict[str, Any]:
-        """Describe the served model: runtime and why, its cross-validated and held-out metrics, its contract."""
-        info = {key: state.metadata.get(key) for key in MODEL_KEYS}
-        info["runtime"] = state.predictor.runtime if state.predictor else info["runtime"] or "skops"
-        return info
 
     @app.post(
         "/predict", response_model=models.response, tags=["predict"], responses=ERRORS, max_body_size=limit
@@ -237,6 +204,32 @@ def add_routes(app: FastAPI, state: ServingState, labels: Any) -> None:
             raise HTTPException(
                 503, f"the prediction log's database did not answer: {type(exc).__name__}"
             ) from None
+
+    @app.get("/", response_class=HTMLResponse, tags=["demo"])
+    def demo() -> HTMLResponse:
+        """Serve the demo page: a form built from /openapi.json that sends its record to /predict."""
+        return HTMLResponse(demo_page)
+
+    @app.get("/health", tags=["status"])
+    def health() -> dict[str, str]:
+        """Say that the process is up."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["status"], responses={503: {"description": "The model is not loaded yet."}})
+    def ready() -> JSONResponse:
+        """Say whether the model is loaded and predictions can be served."""
+        if state.predictor is None:
+            return JSONResponse({"ready": False}, status_code=503)
+        return JSONResponse(
+            {"ready": True, "model_version": state.version, "runtime": state.predictor.runtime}
+        )
+
+    @app.get("/model", tags=["status"])
+    def model() -> dict[str, Any]:
+        """Describe the served model: runtime and why, its cross-validated and held-out metrics, its contract."""
+        info = {key: state.metadata.get(key) for key in MODEL_KEYS}
+        info["runtime"] = state.predictor.runtime if state.predictor else info["runtime"] or "skops"
+        return info
 
     @app.get("/metrics", tags=["status"], response_class=Response)
     def metrics() -> Response:

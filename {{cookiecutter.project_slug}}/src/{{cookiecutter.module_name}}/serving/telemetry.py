@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -56,14 +57,19 @@ class Telemetry:
             self.values = Histogram("prediction_value", "Regression predictions.", registry=registry,
                                     buckets=[low + step * i for i in range(11)])  # fmt: skip
         self.log = LogTelemetry(registry) if log_predictions else None
+        # Each label set's child is looked up once: labels() takes a lock and builds a key every call.
+        self.request_count = functools.cache(self.requests.labels)
+        self.request_latency = functools.cache(self.latency.labels)
+        self.warning_count = functools.cache(self.warnings.labels)
+        self.class_count = functools.cache(self.predictions.labels) if self.predictions is not None else None
 
     def count_predictions(self, predictions: list[Any], warnings: list[list[str]]) -> None:
         for flags in warnings:
             for warning in flags:
-                self.warnings.labels(warning.split(":", 1)[0]).inc()
+                self.warning_count(warning.split(":", 1)[0]).inc()
         for prediction in predictions:
-            if self.predictions is not None:
-                self.predictions.labels(prediction).inc()
+            if self.class_count is not None:
+                self.class_count(prediction).inc()
             elif self.values is not None:
                 self.values.observe(prediction)
 
@@ -104,5 +110,5 @@ class RequestTelemetry:
             raise
         finally:
             path = scope["path"] if scope["path"] in PATHS else "other"
-            self.telemetry.requests.labels(path, status).inc()
-            self.telemetry.latency.labels(path).observe(time.perf_counter() - started)
+            self.telemetry.request_count(path, status).inc()
+            self.telemetry.request_latency(path).observe(time.perf_counter() - started)
