@@ -68,14 +68,8 @@ class PredictionLog:
             self.thread.start()
 
     def add(self, rows: list[dict[str, Any]], answers: list[dict[str, Any]], started: float) -> str:
-        """Queue one request's rows and answers ({"prediction", "probabilities"?}) as table rows, if there is room.
-
-        Args:
-            started: time.perf_counter() when the request arrived (the logged latency starts there).
-
-        Returns:
-            The request id the rows are logged under (labels name it: serving/feedback.py).
-        """
+        """Queue one request's rows and answers as table rows, if there is room (`started`: its
+        perf_counter() on arrival); return the request id they are logged under (feedback names it)."""
         request_id = f"{self.prefix}-{next(self.requests)}"
         if self.table is None:
             return ""

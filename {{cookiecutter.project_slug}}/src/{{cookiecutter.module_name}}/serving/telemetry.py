@@ -22,13 +22,10 @@ class LogTelemetry:
         self.written = Counter("prediction_log_written", "Predictions written to the log.", registry=registry)
         self.waiting = Gauge("prediction_log_waiting", "Predictions queued or being retried, not yet written.",
                              registry=registry, multiprocess_mode="livesum")  # fmt: skip
-        self.write_errors = Counter(
-            "prediction_log_write_errors", "Failed writes to the store (retried).", registry=registry
-        )
-        self.dropped = Counter(
-            "prediction_log_dropped", "Predictions not logged: queue full, or store down at shutdown.",
-            registry=registry,
-        )  # fmt: skip
+        self.write_errors = Counter("prediction_log_write_errors", "Failed writes to the store (retried).",
+                                    registry=registry)  # fmt: skip
+        self.dropped = Counter("prediction_log_dropped", "Predictions not logged: queue full, or store down at "
+                               "shutdown.", registry=registry)  # fmt: skip
 
 
 class Telemetry:
