@@ -43,22 +43,23 @@ class Telemetry:
                                 registry=registry)  # fmt: skip
         self.model = Gauge("model_info", "The model being served (value 1).", ["version", "runtime"],
                            registry=registry, multiprocess_mode="max")  # fmt: skip
-        self.predictions: Counter | None = None
-        self.values: Histogram | None = None
+        # Each label set's child is looked up once: labels() takes a lock and builds a key every call.
+        self.request_count = functools.cache(self.requests.labels)
+        self.request_latency = functools.cache(self.latency.labels)
+        self.warning_count = functools.cache(self.warnings.labels)
+        self.class_count: Any = None  # classification: the count of each class served
+        self.values: Histogram | None = None  # regression: the values served
         if task == "classification":
-            self.predictions = Counter("predictions", "Predictions served, by class.", ["class"],
-                                       registry=registry)  # fmt: skip
+            predictions = Counter(
+                "predictions", "Predictions served, by class.", ["class"], registry=registry
+            )
+            self.class_count = functools.cache(predictions.labels)
         else:
             low, high = target_range or (0.0, 1.0)
             step = (high - low) / 10 or 1.0
             self.values = Histogram("prediction_value", "Regression predictions.", registry=registry,
                                     buckets=[low + step * i for i in range(11)])  # fmt: skip
         self.log = LogTelemetry(registry) if log_predictions else None
-        # Each label set's child is looked up once: labels() takes a lock and builds a key every call.
-        self.request_count = functools.cache(self.requests.labels)
-        self.request_latency = functools.cache(self.latency.labels)
-        self.warning_count = functools.cache(self.warnings.labels)
-        self.class_count = functools.cache(self.predictions.labels) if self.predictions is not None else None
 
     def count_predictions(self, predictions: list[Any], warnings: list[list[str]]) -> None:
         for flags in warnings:
