@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from .conftest import TEMPLATE_DIR, project_env, python
+from .conftest import TEMPLATE_DIR, project_env, python, run
 from .test_bake import DATASETS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,6 +106,10 @@ def test_demo_page_predicts_warns_and_names_the_bad_field(
         assert float(box.input_value()) == record_schema["examples"][0][field], (
             "prefilled from the example"
         )
+        for link in ("/docs", "/model/card"):  # the API docs and the served model's card
+            href = page.locator(f'header a[href="{link}"]').get_attribute("href")
+            with urllib.request.urlopen(f"{url}{href}", timeout=10) as linked:
+                assert linked.status == 200, f"the page links {link}, which must answer"
         box.fill(str(value))
         page.get_by_role("button", name="Predict").click()
 
@@ -131,4 +137,35 @@ def test_demo_page_predicts_warns_and_names_the_bad_field(
         expect(page.locator("#prediction")).to_have_count(0)
         outside = [address for address in requested if not address.startswith(url)]
         assert not outside, f"the page works offline, yet it asked for {outside}"
+        page.close()
+
+
+def test_demo_page_names_the_date_format_training_read(
+    trained_project: Callable[[str], Path], browser: Any, tmp_path: Path
+) -> None:
+    """A day-first date column: its hint names the format, and the prefilled example is accepted."""
+    from playwright.sync_api import expect
+
+    trained = trained_project("penguins")
+    project = tmp_path / trained.name
+    shutil.copytree(trained, project, ignore=shutil.ignore_patterns("mlruns", "*.db"))
+    script = (
+        "import pandas as pd; from palmerpenguins import load_penguins; raw = load_penguins(); "
+        "days = pd.Timestamp('2024-01-01') + pd.to_timedelta(range(len(raw)), unit='D'); "
+        "raw['Seen On'] = days.strftime('%d/%m/%Y'); raw.to_csv('data/dated.csv', index=False)"
+    )
+    (project / "data").mkdir(exist_ok=True)
+    run([python(), "-c", script], cwd=project)
+    config_path = project / "configs" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["data"].update(source="csv", path="data/dated.csv")
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    run([python(), "-m", project.name.replace("-", "_"), "pipeline"], cwd=project)
+    with serving(project) as url:
+        page = browser.new_page()
+        page.goto(url)
+        hint = page.locator("#input-seen_on ~ p.hint").first
+        expect(hint).to_contain_text("date, as ISO 8601 (2024-01-31) or %d/%m/%Y")
+        page.get_by_role("button", name="Predict").click()
+        expect(page.locator("#prediction")).to_have_count(1)
         page.close()

@@ -17,6 +17,8 @@ BOOLEAN = "boolean"
 CATEGORICAL = "categorical"
 # Missing labels are this string, not NaN, so that the exported ONNX graph sees only strings.
 MISSING_CATEGORY = "missing"
+# Whole-cell markers of a missing value: spreadsheets, R, SAS/Stata ('.') and reports ('-', 'n.a.').
+MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "null"}
 # Categories kept in the contract per column: enough for docs and checks, bounded in size.
 MAX_LISTED_CATEGORIES = 200
 
@@ -52,6 +54,7 @@ class Contract:
     date_formats: dict[str, str] = field(
         default_factory=dict
     )  # the format besides ISO 8601 of each date column
+    drop_columns: list[str] = field(default_factory=list)  # data.drop_columns, as cleaned
 
     @property
     def feature_names(self) -> list[str]:
@@ -99,6 +102,7 @@ def infer_contract(
     datetime_columns: dict[str, list[str]],
     kinds: dict[str, str] | None = None,
     date_formats: dict[str, str] | None = None,
+    drop_columns: list[str] | None = None,
 ) -> Contract:
     """Describe the cleaned training frame (a pandas DataFrame) as a contract.
 
@@ -125,6 +129,7 @@ def infer_contract(
         datetime_columns={key: list(value) for key, value in datetime_columns.items()},
         n_rows=len(frame),
         date_formats=dict(date_formats or {}),
+        drop_columns=list(drop_columns or []),
     )
 
 

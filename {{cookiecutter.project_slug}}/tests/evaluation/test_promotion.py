@@ -104,7 +104,8 @@ def test_challenger_that_loses_to_the_baseline_is_not_promoted(
 def test_comparison_needs_to_clear_the_margin_in_the_metric_direction(
     task: str, metric: str, candidate: float, reference: float, margin: float, passed: bool
 ) -> None:
-    assert compare(task, metric, candidate, "reference", reference, margin).passed is passed
+    cleared, line = compare(task, metric, candidate, "reference", reference, margin)
+    assert cleared is passed and line.startswith("passed" if passed else "FAILED"), line
 
 
 def test_without_a_champion_serving_says_the_candidate_failed_the_gate(tmp_path: Path) -> None:

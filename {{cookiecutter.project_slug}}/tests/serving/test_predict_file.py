@@ -137,7 +137,8 @@ def test_predict_command_refuses_a_file_without_the_features(
 
 @pytest.fixture(scope="module")
 def dated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, pd.DataFrame]:
-    """`pipeline` on the bundled data plus a day-first date, a label, a number and a row id column."""
+    """`pipeline` on the bundled data plus a day-first date, a label, a number, a row id column and
+    free-text notes listed in data.drop_columns."""
     root = tmp_path_factory.mktemp("dated")
     default = load_project(write_config(root)).config.data
     raw = load_bundled(default.source)
@@ -147,9 +148,10 @@ def dated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, pd.DataFra
     raw["Colour"] = rng.choice(["red", "blue"], len(raw))
     raw["Size"] = rng.normal(size=len(raw)).round(3)
     raw["Row ID"] = np.arange(len(raw))
+    raw["Notes"] = rng.choice(["call back", "ok"], len(raw))
     raw.to_csv(root / "raw.csv", index=False)
-    data = {"source": "csv", "path": "raw.csv", "target": default.target, "id_columns": ["Row ID"]}
-    path = write_config(root, data=data)
+    roles = {"id_columns": ["Row ID"], "drop_columns": ["Notes"]}
+    path = write_config(root, data={"source": "csv", "path": "raw.csv", "target": default.target, **roles})
     assert main(["pipeline", "--config", str(path)]) == 0
     return load_project(path), raw
 
@@ -188,6 +190,42 @@ def test_raw_held_out_rows_get_the_pipelines_answers_from_the_api_and_predict(
         refused = client.post("/predict", json={**records[0], "measured_on": "31.01.2024"})
     assert refused.status_code == 422
     assert "measured_on" in refused.text and "ISO 8601 (2024-01-31) or %d/%m/%Y" in refused.text
+
+
+def test_api_reads_labels_as_training_did_and_ignores_dropped_columns(
+    dated: tuple[Project, pd.DataFrame],
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from {{ cookiecutter.module_name }}.serving.app import create_app
+
+    project, raw = dated
+    record = json.loads(normalise_columns(raw.head(1)).to_json(orient="records"))[0]
+    with TestClient(create_app(project)) as client:
+        answers = [
+            client.post("/predict", json={**record, "colour": colour}).json()
+            for colour in (record["colour"], f"  {record['colour'].upper()} ")
+        ]
+    assert answers[1].pop("prediction") == answers[0].pop("prediction"), "' RED ' is the label 'red'"
+    assert answers[1] == answers[0], answers
+    assert "notes: ignored (dropped by data.drop_columns)" in answers[0]["warnings"]
+
+
+def test_model_card_route_serves_the_card_in_models(dated: tuple[Project, pd.DataFrame]) -> None:
+    from fastapi.testclient import TestClient
+
+    from {{ cookiecutter.module_name }}.serving.app import create_app
+
+    project, _ = dated
+    card = project.models_dir / "model_card.md"
+    card.unlink(missing_ok=True)
+    with TestClient(create_app(project)) as client:
+        missing = client.get("/model/card")
+        card.write_text("# Model card\n", encoding="utf-8")
+        served = client.get("/model/card")
+    assert missing.status_code == 404 and "make promote" in missing.json()["detail"], missing.text
+    assert served.status_code == 200 and served.text == "# Model card\n"
+    assert served.headers["content-type"].startswith("text/markdown")
 
 
 def test_predict_scores_a_raw_file_with_dates_and_untidy_labels(

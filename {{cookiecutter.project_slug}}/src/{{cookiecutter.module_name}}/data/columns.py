@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
+from ..contract import MISSING_TOKENS
 from .dates import accepted_formats, date_feature_names, date_features
 
-# Whole-cell markers of a missing value: spreadsheets, R, SAS/Stata ('.') and reports ('-', 'n.a.').
-MISSING_TOKENS = {"", "?", ".", "-", "--", "na", "n/a", "n.a.", "#n/a", "nan", "null"}
 # Words that mean "missing" in a column of numbers, flags or dates, but may be a real label
 # ('none' is a severity class, 'missing' a status): label columns keep them.
 MISSING_WORDS = {"none", "nil", "missing"}

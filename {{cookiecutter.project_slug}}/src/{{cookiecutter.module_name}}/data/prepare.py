@@ -89,6 +89,7 @@ def prepare_data(project: Project) -> DataSummary:
         ignored=prepared.ignored,
         datetime_columns=prepared.datetime_columns,
         date_formats=prepared.date_formats,
+        drop_columns=roles.drop_columns,
         kinds={name: feature_kind(prepared.frame[name]) for name in prepared.features},
     )
     validate(train, contract, check_ranges=True)

@@ -65,10 +65,7 @@ def evaluate_model(project: Project) -> dict[str, Any]:
 
 
 def score_held_out(project: Project, X: pd.DataFrame, y: pd.Series, contract: Contract) -> dict[str, Any]:
-    """Score the candidate and its baseline on the held-out rows and record the verdict in its model.json.
-
-    The verdict travels with the model: promotion copies it to models/, and `GET /model` returns it.
-    """
+    """Score the candidate and its baseline on the held-out rows; record the verdict in its model.json."""
     scores = {
         who: score(model_files.load_skops(project.candidate_dir, f"{who}.skops")[0], X, y, contract)
         for who in ("baseline", "model")

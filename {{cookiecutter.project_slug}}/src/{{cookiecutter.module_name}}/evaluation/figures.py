@@ -1,8 +1,5 @@
-"""Draw the held-out evaluation's figures as PNG files in reports/figures/.
-
-confusion() and class_curves() compute what the classification figures show, so a test can hold
-them against metrics.json; the draw_* functions only draw.
-"""
+"""Draw the held-out figures into reports/figures/; confusion() and class_curves() compute what they
+show (a test holds them against metrics.json), the draw_* functions only draw."""
 
 from __future__ import annotations
 
@@ -116,13 +113,13 @@ def class_curves(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, list[Cu
     return curves
 
 
-def new_figure(title: str, size: tuple[float, float] = SIZE) -> tuple[Any, Any]:
-    # A Figure of its own, not pyplot's: files only, no display, no global state to close.
+def new_figure(size: tuple[float, float] = SIZE, **labels: Any) -> tuple[Any, Any]:
+    """A figure of its own (no pyplot: files only, no global state) with its title and axis labels."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=DPI)
     ax = fig.subplots()
-    ax.set_title(title)
+    ax.set(**labels)
     return fig, ax
 
 
@@ -138,7 +135,8 @@ def save(fig: Any, path: Path, fit_labels: bool = True) -> None:
 def draw_confusion_matrix(path: Path, labels: list[str], counts: np.ndarray) -> None:
     n = len(labels)
     side = float(np.clip(2.5 + 0.35 * n, SIZE[0], 20.0))  # many classes: a bigger figure
-    fig, ax = new_figure("Confusion matrix (held-out data)", (side, side * SIZE[1] / SIZE[0]))
+    size, title = (side, side * SIZE[1] / SIZE[0]), "Confusion matrix (held-out data)"
+    fig, ax = new_figure(size, title=title, xlabel="predicted label", ylabel="true label")
     image = ax.imshow(counts, interpolation="nearest", cmap="viridis")
     rotate = n > 4 or max((len(label) for label in labels), default=0) > 10
     font = "small" if n > 15 else None
@@ -146,8 +144,6 @@ def draw_confusion_matrix(path: Path, labels: list[str], counts: np.ndarray) -> 
         range(n), labels, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=font
     )
     ax.set_yticks(range(n), labels, fontsize=font)
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
     if n <= MAX_ANNOTATED:
         middle = (counts.max() + counts.min()) / 2.0
         for (row, col), value in np.ndenumerate(counts):
@@ -159,15 +155,11 @@ def draw_confusion_matrix(path: Path, labels: list[str], counts: np.ndarray) -> 
 def draw_curves(path: Path, lines: list[Curve]) -> None:
     """One line per class on 0–1 axes, as CURVES describes the figure named like the file."""
     title, (x_label, y_label), diagonal, legend_place, label, style = CURVES[path.stem]
-    fig, ax = new_figure(title)
+    fig, ax = new_figure(title=title, xlabel=x_label, ylabel=y_label, xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
     if diagonal:
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label=diagonal)
     for curve in lines:
         ax.plot(curve.x, curve.y, label=label.format(c=curve), **style)
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
     if 0 < len(lines) <= MAX_LEGEND:
         ax.legend(loc=legend_place)
     elif lines:  # past MAX_LEGEND classes the curves speak for the spread
@@ -179,18 +171,17 @@ def draw_curves(path: Path, lines: list[Curve]) -> None:
 
 def draw_residuals(path: Path, actual: np.ndarray, predicted: np.ndarray, target: str) -> None:
     errors = actual - predicted
-    fig, ax = new_figure(f"Residuals (held-out data, RMSE {np.sqrt(np.mean(errors**2)):.3g})")
+    title = f"Residuals (held-out data, RMSE {np.sqrt(np.mean(errors**2)):.3g})"
+    fig, ax = new_figure(title=title, xlabel=f"predicted {target}", ylabel="actual − predicted")
     ax.scatter(predicted, errors, s=14, alpha=0.7)
     ax.axhline(0.0, color="grey", linewidth=1)
-    ax.set_xlabel(f"predicted {target}")
-    ax.set_ylabel("actual − predicted")
     save(fig, path)
 
 
 def draw_importance(path: Path, importance: dict[str, dict[str, float]]) -> None:
     top = list(importance.items())[:15][::-1]  # the most important at the top
-    fig, ax = new_figure("Permutation importance (held-out data)")
+    x_label = "drop in the primary metric when the column is shuffled"
+    fig, ax = new_figure(title="Permutation importance (held-out data)", xlabel=x_label)
     ax.barh([name for name, _ in top], [v["mean"] for _, v in top], xerr=[v["std"] for _, v in top])
     ax.axvline(0.0, color="grey", linewidth=1)
-    ax.set_xlabel("drop in the primary metric when the column is shuffled")
     save(fig, path)

@@ -1,14 +1,8 @@
-"""Render reports/model_card.md from real numbers: metrics.json, the data contract and the config.
-
-Every value in the card is measured in this run (see risks.py for the limitations). The README's
-short results, refreshed between its markers when a model is promoted, show the champion and link
-its copy of the card in results/.
-"""
+"""The model card (reports/model_card.md) from this run's numbers, and the README's results table."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -191,12 +185,10 @@ def results_table(metadata: dict[str, Any], figure_paths: list[Path]) -> str:
 
 def refresh_readme(readme: Path, table: str) -> bool:
     """Replace the text between the README's results markers; do nothing when they are absent."""
-    if not readme.is_file():
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    before, start, rest = text.partition(README_START)
+    _, end, after = rest.partition(README_END)
+    if not (start and end):
         return False
-    text = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), flags=re.DOTALL)
-    if not pattern.search(text):
-        return False
-    new = pattern.sub(lambda _: f"{README_START}\n{table}\n{README_END}", text, count=1)
-    readme.write_text(new, encoding="utf-8")
+    readme.write_text(f"{before}{README_START}\n{table}\n{README_END}{after}", encoding="utf-8")
     return True

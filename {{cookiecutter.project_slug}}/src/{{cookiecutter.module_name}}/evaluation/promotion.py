@@ -1,16 +1,11 @@
-"""The promotion gate: a new model is served only when it beats the baseline and the champion.
-
-Every trained model is registered as `challenger`; it becomes `champion` (copied to models/, which
-the API serves) only if it clears `promotion.margin_vs_baseline` and `promotion.margin_vs_champion`
-on the held-out rows. A champion for another problem (target, task, columns) is not comparable.
-"""
+"""The promotion gate: the `challenger` becomes `champion` (copied to models/, which the API serves)
+only if it beats the baseline and a comparable champion by the configured margins."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,14 +29,6 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """The candidate against one reference on one metric: cleared the margin or not, and the line saying so."""
-
-    passed: bool
-    text: str
-
-
 @dataclass
 class Decision:
     """What the gate decided for one registered version, and why."""
@@ -49,14 +36,14 @@ class Decision:
     name: str
     version: str
     champion: str | None  # the champion's version before this decision
-    comparisons: list[Comparison] = field(default_factory=list)
+    comparisons: list[tuple[bool, str]] = field(default_factory=list)  # (passed, the line saying so)
     notes: list[str] = field(default_factory=list)
     promoted: bool = False
 
     def describe(self) -> list[str]:
         """The decision as the CLI prints it: each comparison, the notes, and what is served now."""
         lines = [f"registered {self.name} v{self.version} as challenger"]
-        lines += [comparison.text for comparison in self.comparisons]
+        lines += [text for _, text in self.comparisons]
         lines += [f"note: {note}" for note in self.notes]
         if self.promoted:
             return [*lines, f"[green]v{self.version} is the champion[/green]; models/ serves it"]
@@ -66,14 +53,15 @@ class Decision:
 
 def compare(
     task: str, metric: str, candidate: float, against: str, reference: float, margin: float
-) -> Comparison:
+) -> tuple[bool, str]:
+    """Whether the candidate beats the reference by more than the margin, and the line saying so."""
     passed, greater = beats(task, metric, candidate, reference, margin), metric_directions(task)[metric]
     needed = reference + margin if greater else reference - margin
-    return Comparison(
-        passed,
+    text = (
         f"{'passed' if passed else 'FAILED'}: {metric} {candidate:.4f} vs {against} {reference:.4f} "
-        f"(margin {margin:g}: needs {'>' if greater else '<'} {needed:.4f})",
+        f"(margin {margin:g}: needs {'>' if greater else '<'} {needed:.4f})"
     )
+    return passed, text
 
 
 def promote_model(project: Project) -> Decision:
@@ -95,7 +83,7 @@ def promote_model(project: Project) -> Decision:
     if decision.promoted:
         client.set_registered_model_alias(decision.name, CHAMPION, decision.version)
         publish(project)
-    failed = [comparison.text for comparison in decision.comparisons if not comparison.passed]
+    failed = [text for passed, text in decision.comparisons if not passed]
     verdict = "champion" if decision.promoted else "; ".join(failed)[:500]
     client.set_model_version_tag(decision.name, decision.version, "gate", verdict)  # why, in the registry
     return decision
@@ -152,19 +140,6 @@ def problem_change(champion: Any, contract: Contract) -> str | None:
     )
 
 
-def load_champion(name: str) -> Any:
-    """Download the champion and load its skops file with our own trusted types (never the artifact's)."""
-    import mlflow
-    import skops.io as sio
-    from mlflow.models import Model
-
-    with tempfile.TemporaryDirectory(prefix="champion-") as downloads:
-        uri = f"models:/{name}@{CHAMPION}"
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=downloads))
-        file_name = Model.load(local).flavors["sklearn"]["pickled_model"]
-        return sio.load(local / file_name, trusted=model_files.TRUSTED_TYPES)
-
-
 def judge(
     project: Project,
     version: str,
@@ -175,6 +150,8 @@ def judge(
     contract: Contract,
 ) -> Decision:
     """Decide whether the candidate beats the baseline and the champion. Nothing served changes here."""
+    import mlflow
+
     cfg, task = project.config, contract.task
     primary = primary_metric(task, cfg.evaluation.primary_metric)
     decision = Decision(cfg.project_slug, version, None if champion is None else str(champion.version))
@@ -193,8 +170,10 @@ def judge(
         decision.notes.append(change)
     else:
         against = f"champion v{decision.champion}"
+        # The skops types it may contain are the ones training logged with it (TRUSTED_TYPES).
+        old_model = mlflow.sklearn.load_model(f"models:/{decision.name}@{CHAMPION}")
         try:
-            reference = score(load_champion(decision.name), X, y, contract)[primary]
+            reference = score(old_model, X, y, contract)[primary]
         except (KeyError, ValueError) as exc:  # same columns, other values (a new class, a new type)
             decision.notes.append(f"{against} cannot score today's held-out data ({exc}); it is replaced")
         else:
@@ -202,7 +181,7 @@ def judge(
             decision.comparisons.append(
                 compare(task, primary, candidate[primary], against, reference, margin)
             )
-    decision.promoted = decision.champion == version or all(c.passed for c in decision.comparisons)
+    decision.promoted = decision.champion == version or all(passed for passed, _ in decision.comparisons)
     return decision
 
 
@@ -225,20 +204,18 @@ def publish(project: Project) -> None:
 def copy_results(project: Project, metadata: dict[str, Any]) -> list[Path]:
     """Copy the champion's model card, metrics.json and figures to results/; return the figures copied.
 
-    Nothing is copied when reports/ describes another model (`evaluate` was skipped): results/ then
-    stays empty rather than show another model's card as the champion's.
+    The card also goes to models/, for the API's GET /model/card. Both stay empty when reports/
+    describes another model (`evaluate` was skipped).
     """
     shutil.rmtree(project.results_dir, ignore_errors=True)
+    (project.models_dir / "model_card.md").unlink(missing_ok=True)
     metrics_path = project.reports_dir / "metrics.json"
-    if (
-        not metrics_path.is_file()
-        or json.loads(metrics_path.read_text(encoding="utf-8"))["model_version"] != metadata["version"]
-    ):
+    evaluated = json.loads(metrics_path.read_text())["model_version"] if metrics_path.is_file() else None
+    if evaluated != metadata["version"]:
         return []
     (project.results_dir / "figures").mkdir(parents=True)
     for name in ("model_card.md", "metrics.json"):
         shutil.copy2(project.reports_dir / name, project.results_dir / name)
-    figure_paths = [
-        path for path in figures.figure_files(project.figures_dir, metadata["task"]) if path.is_file()
-    ]
-    return [Path(shutil.copy2(path, project.results_dir / "figures" / path.name)) for path in figure_paths]
+    shutil.copy2(project.reports_dir / "model_card.md", project.models_dir / "model_card.md")
+    drawn = [path for path in figures.figure_files(project.figures_dir, metadata["task"]) if path.is_file()]
+    return [Path(shutil.copy2(path, project.results_dir / "figures" / path.name)) for path in drawn]

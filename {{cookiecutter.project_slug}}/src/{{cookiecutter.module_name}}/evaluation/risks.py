@@ -1,8 +1,4 @@
-"""Facts about the data and the model, and the limitations and risks that follow from them.
-
-Every risk the model card lists is derived here from a number measured in this run, so the list
-changes when the model or the data change.
-"""
+"""The data facts a model card reasons about, and the limitations derived from this run's numbers."""
 
 from __future__ import annotations
 
@@ -29,7 +25,7 @@ def fmt(value: Any) -> str:
 def collect_facts(
     project: Project, train: pd.DataFrame, test: pd.DataFrame, contract: Contract
 ) -> dict[str, Any]:
-    """Measure the data facts the card reasons about: sizes, class balance, out-of-range rows."""
+    """Measure sizes, class balance, missing shares and held-out values the training rows never had."""
     out_of_range, unseen = {}, {}
     for feature in contract.features:
         column = test[feature.name]
@@ -59,10 +55,6 @@ def describe_slice(entry: dict[str, Any], primary: str) -> str:
     )
 
 
-def listed(counts: dict[str, Any], unit: str = " rows") -> str:
-    return ", ".join(f"`{name}` ({value}{unit})" for name, value in counts.items())
-
-
 def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any] | None) -> list[str]:
     """Derive the card's limitations and risks from measured facts, most serious first."""
     primary, facts = report["primary_metric"], report["data"]
@@ -76,68 +68,44 @@ def limitations(report: dict[str, Any], contract: Contract, drift: dict[str, Any
             kind = "sensitive group" if entry["sensitive"] else "slice"
             notes.append(f"Weaker on the {kind} {describe_slice(entry, primary)}.")
     if not contract.sensitive_columns:
-        notes.append(
-            "No `data.sensitive_columns` are declared, so performance across groups of people "
-            "(or other protected attributes) was not measured."
-        )
+        notes.append("No `data.sensitive_columns` declared: performance across groups was not measured.")
     if facts["n_train"] < SMALL_DATA_ROWS:
-        notes.append(
-            f"Small data: {facts['n_train']} training and {facts['n_test']} held-out rows; held-out "
-            f"metrics are noisy (cross-validation std of {primary}: {fmt(cv['std'])})."
-        )
+        rows = f"{facts['n_train']} training, {facts['n_test']} held-out rows"
+        notes.append(f"Small data ({rows}): metrics are noisy (CV std of {primary}: {fmt(cv['std'])}).")
     perfect = 1.0 if report["greater_is_better"] else 0.0
     if model == perfect and facts["n_test"] < SMALL_DATA_ROWS:
-        notes.append(
-            f"A perfect held-out {primary} on {facts['n_test']} rows says more about a small, easy "
-            "test set than about future data."
-        )
+        notes.append(f"A perfect {primary} on {facts['n_test']} held-out rows: the test set is small, easy.")
     elif cv["std"] and abs(model - cv["mean"]) > 2 * cv["std"]:
-        notes.append(
-            f"Held-out {primary} ({fmt(model)}) is more than two standard deviations from the "
-            f"cross-validation mean ({fmt(cv['mean'])}): the split may not be representative."
-        )
+        notes.append(f"Held-out {primary} is over 2 std from the CV mean: the split may be unrepresentative.")
     counts = facts["class_counts"] or {}
     if counts and max(counts.values()) / min(counts.values()) > IMBALANCE_RATIO:
         rare = min(counts, key=counts.get)
-        notes.append(
-            f"Class imbalance: '{rare}' is {(counts[rare] / sum(counts.values())) * 100:.0f}% of training rows; "
-            "accuracy flatters the model — read balanced accuracy and the per-class curves."
-        )
+        share = counts[rare] / sum(counts.values()) * 100
+        notes.append(f"Class imbalance: '{rare}' is {share:.0f}% of training rows; read balanced accuracy.")
     if small := [f"{s['column']}={s['value']}" for s in report["slices"] if s["metrics"] is None]:
         notes.append(f"Too few held-out rows to judge (< {report['slice_min_rows']}): {', '.join(small)}.")
-    if facts["out_of_range"]:
-        notes.append(
-            f"Held-out values outside the training range in {listed(facts['out_of_range'])}: "
-            "the model extrapolates there."
-        )
-    if facts["unseen_categories"]:
-        notes.append(
-            f"Held-out labels unseen in training in {listed(facts['unseen_categories'])}: "
-            "they are encoded as all zeros."
-        )
-    if facts["missing_share"]:
-        shares = {name: f"{share * 100:.0f}" for name, share in facts["missing_share"].items()}
-        notes.append(
-            f"Missing values are imputed (numbers: median; labels: 'missing') in {listed(shares, '%')}."
-        )
-    if unused := [
-        f"`{name}`" for name, value in report["permutation_importance"].items() if value["mean"] <= 0
-    ]:
-        notes.append(
-            f"No measurable effect on held-out {primary} when shuffled alone (correlated columns can stand "
-            f"in for each other): {', '.join(unused)}."
-        )
+    extrapolated = {name: f"{count} rows" for name, count in facts["out_of_range"].items()}
+    unseen = {name: f"{count} rows" for name, count in facts["unseen_categories"].items()}
+    missing = {name: f"{share * 100:.0f}%" for name, share in facts["missing_share"].items()}
+    for columns, meaning in (
+        (extrapolated, "Held-out values outside the training range (the model extrapolates)"),
+        (unseen, "Held-out labels unseen in training (encoded as all zeros)"),
+        (missing, "Missing values, imputed (numbers: median; labels: 'missing')"),
+    ):
+        if columns:
+            notes.append(f"{meaning}: {', '.join(f'`{name}` ({value})' for name, value in columns.items())}.")
+    importance = report["permutation_importance"]
+    if unused := [f"`{name}`" for name, value in importance.items() if value["mean"] <= 0]:
+        notes.append(f"No effect when shuffled alone (a correlated one can stand in): {', '.join(unused)}.")
     notes.append(describe_drift(drift))
-    notes.append(
-        "Validated only on a random split of the same source: no later period or other population was tested."
-    )
+    notes.append("Tested only on a random split of one source: no later period or other population.")
     return notes
 
 
 def describe_drift(drift: dict[str, Any] | None) -> str:
     """Summarise reports/monitoring/drift.json (written by `monitor`), or say there is none yet."""
     if drift is None or drift.get("drift_share") is None:
-        return "No drift report yet: serve the model, then `make monitor` compares live inputs with the training data."
+        return "No drift report yet: serve the model, then `make monitor` compares live inputs with training."
     share, threshold = drift["drift_share"], drift.get("threshold", 1.0)
     verdict = "**drift detected**" if share >= threshold else "no drift beyond the threshold"
     columns = ", ".join(f"`{name}`" for name in drift.get("drifted_columns", [])) or "none"

@@ -1,8 +1,6 @@
-"""Metrics per slice of the held-out data, flagged when a slice is clearly worse than overall.
+"""Metrics per slice of the held-out rows, flagged when a slice is clearly worse than overall.
 
-Slices come from every categorical or yes/no feature, every numeric feature with a handful of
-values (a year, a 1/2 code), and every sensitive column. Sensitive columns sit beside the data
-for this purpose only: they are never a model input and only aggregates with counts leave here.
+Sensitive columns are sliced too; only aggregates with counts leave here.
 """
 
 from __future__ import annotations
@@ -76,12 +74,10 @@ def slice_metrics(
     gap: float = 0.1,
     min_rows: int = 10,
 ) -> list[dict[str, Any]]:
-    """Score every slice of every column in `groups` (rows aligned with y_true).
+    """Score every slice of every column in `groups` (rows aligned with y_true), one entry each.
 
-    Returns one entry per slice: column, value, rows, whether the column is sensitive, all
-    metrics, how much worse than overall the primary metric is (a share of the overall value;
-    negative = better), and a flag when that exceeds `gap`. Slices with fewer than `min_rows`
-    rows are listed with their count but not scored.
+    `worse_by` is the primary metric's shortfall as a share of the overall value (negative = better),
+    flagged above `gap`; a slice under `min_rows` rows is counted but not scored.
     """
     task, classes, truth = contract.task, contract.classes, y_true.to_numpy()
     overall = score_slice(task, truth, y_pred, proba, classes)[primary]

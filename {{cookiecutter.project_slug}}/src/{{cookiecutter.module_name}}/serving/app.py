@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,6 +30,7 @@ from .telemetry import RequestTelemetry, Telemetry
 logger = logging.getLogger(__name__)
 MODEL_KEYS = ("name", "version", "created", "task", "target", "classes", "family", "estimator", "runtime",
               "runtime_reason", "onnx_parity", "data_digest", "cv_metrics", "held_out_metrics", "contract")  # fmt: skip
+NO_CARD = {404: {"description": "No model card in models/ yet."}}
 NOT_FINITE = "values too far outside the training range: the model's answer is not a finite number"
 
 
@@ -140,9 +141,7 @@ def create_app(project: Project | None = None) -> FastAPI:
     metadata = model_files.read_metadata(project.models_dir)
     contract = load_contract(metadata)
     serving = project.config.serving
-    models = build_models(
-        contract, max_batch_rows=serving.max_batch_rows, unknown_category=serving.unknown_category
-    )
+    models = build_models(contract, serving)
     telemetry = Telemetry(contract.task, contract.target_range,
                           log_predictions=project.config.monitoring.log_predictions)  # fmt: skip
     state = ServingState(metadata, models, telemetry)
@@ -164,11 +163,11 @@ def create_app(project: Project | None = None) -> FastAPI:
     app.state.serving = state
     app.add_middleware(RequestTelemetry, telemetry=telemetry)
     add_error_handlers(app)
-    add_routes(app, state, build_label_models(contract, serving.max_batch_rows)[1])
+    add_routes(app, state, build_label_models(contract, serving.max_batch_rows)[1], project)
     return app
 
 
-def add_routes(app: FastAPI, state: ServingState, labels: Any) -> None:
+def add_routes(app: FastAPI, state: ServingState, labels: Any, project: Project) -> None:
     """The routes, the scoring ones first: a request is matched against them in this order."""
     models = state.models
     limit = models.max_body_bytes  # larger bodies are refused (413) before they are read
@@ -230,6 +229,13 @@ def add_routes(app: FastAPI, state: ServingState, labels: Any) -> None:
         info = {key: state.metadata.get(key) for key in MODEL_KEYS}
         info["runtime"] = state.predictor.runtime if state.predictor else info["runtime"] or "skops"
         return info
+
+    @app.get("/model/card", tags=["status"], response_class=PlainTextResponse, responses=NO_CARD)
+    def model_card() -> PlainTextResponse:
+        """Return the served model's card, in Markdown: models/model_card.md, which `promote` copies."""
+        if not (card := project.models_dir / "model_card.md").is_file():
+            raise HTTPException(404, f"no model card at {card}: run `make evaluate`, then `make promote`")
+        return PlainTextResponse(card.read_text(encoding="utf-8"), media_type="text/markdown")
 
     @app.get("/metrics", tags=["status"], response_class=Response)
     def metrics() -> Response:

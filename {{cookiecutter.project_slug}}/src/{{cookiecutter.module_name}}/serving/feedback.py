@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..contract import Contract
 from .prediction_table import PredictionTable, metadata, predictions
+from .schemas import TrainedLabels
 
 feedback = sa.Table(
     "feedback",
@@ -44,8 +45,9 @@ class FeedbackAnswer(BaseModel):
 def build_label_models(contract: Contract, max_rows: int) -> tuple[type[BaseModel], Any]:
     """Return the model of one label and the request body the route accepts: one label or a list."""
     if contract.classes:
-        # 1 and "1" name the same class: the contract spells classes as text.
-        actual: Any = Annotated[Literal[tuple(contract.classes)], BeforeValidator(_as_text)]
+        actual: Any = Annotated[
+            Literal[tuple(contract.classes)], BeforeValidator(TrainedLabels(contract.classes))
+        ]
     else:
         actual = Annotated[float, Field(strict=True, allow_inf_nan=False)]
     label = create_model(
@@ -56,10 +58,6 @@ def build_label_models(contract: Contract, max_rows: int) -> tuple[type[BaseMode
         actual=(actual, Field(description=f"The true `{contract.target}`.")),
     )
     return label, label | Annotated[list[label], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
-
-
-def _as_text(value: Any) -> Any:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 class FeedbackStore:

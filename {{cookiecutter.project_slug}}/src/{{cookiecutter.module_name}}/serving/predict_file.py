@@ -6,65 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import model_files
-from ..contract import CATEGORICAL
+from ..contract import BOOLEAN, CATEGORICAL, MAX_LISTED_CATEGORIES
 from ..errors import UserError
 from ..project import Project
 from .runtime import load_contract, load_predictor
+from .schemas import TrainedLabels
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
-
-
-def derive_dates(features: Any, contract: Any, source: Path) -> tuple[Any, Any]:
-    """Turn each raw date column into the year/month/day-of-week features `make data` made from it;
-    return the features and a per-row reason for dates that do not parse."""
-    import pandas as pd
-
-    from ..data.columns import coerce_as_date, expand_datetimes
-
-    reasons = pd.Series("", index=features.index)
-    for name, derived in contract.datetime_columns.items():
-        if name not in features.columns or all(new in features.columns for new in derived):
-            continue
-        features[name], bad = coerce_as_date(features[name], contract.date_formats.get(name, ""))
-        features, _ = expand_datetimes(features, [name])
-        reasons = join_reasons(reasons, bad)
-    return features, reasons
-
-
-def unknown_labels(labels: Any, feature: Any, project: Project) -> Any:
-    """Per-row reasons for labels never seen in training when serving.unknown_category is reject,
-    as the API answers 422 to them (with warn they are scored, as by the API)."""
-    import pandas as pd
-
-    from ..contract import MAX_LISTED_CATEGORIES
-
-    reasons = pd.Series("", index=labels.index)
-    categories = feature.categories or []
-    if project.config.serving.unknown_category != "reject" or len(categories) >= MAX_LISTED_CATEGORIES:
-        return reasons
-    unknown = labels.notna() & ~labels.isin(categories)
-    allowed = ", ".join(categories[:10]) + (", …" if len(categories) > 10 else "")
-    text = labels[unknown].astype(str)
-    return reasons.mask(
-        unknown, f"{feature.name}: '" + text + f"' was not seen in training (allowed: {allowed})"
-    )
-
-
-def join_reasons(reasons: Any, more: Any) -> Any:
-    """Per-row reasons, '; '-separated: ('', 'x: ...') → 'x: ...'."""
-    both = (reasons != "") & (more != "")
-    return (reasons + more).mask(both, reasons + "; " + more)
-
-
-def match_labels(column: Any, categories: list[str]) -> Any:
-    """Labels as in training: stripped, missing markers missing, ' PRO ' → the trained spelling 'pro'."""
-    from ..data.columns import MISSING_TOKENS
-
-    known = {str(category).casefold(): category for category in categories}
-    text = column.astype("string").str.strip()
-    text = text.mask(text.str.lower().isin(MISSING_TOKENS))
-    cleaned = text.map(lambda value: known.get(value.casefold(), value), na_action="ignore")
-    return cleaned.astype(object).where(text.notna(), None)
 
 
 def predict_file(
@@ -72,8 +20,8 @@ def predict_file(
 ) -> tuple[Path, int]:
     """Score every row of a CSV or Parquet file; write it back with prediction columns.
 
-    A row with a value the model cannot read (text in a number column, an impossible date) is not
-    scored and not dropped: its `error` column says which value, and why.
+    A row with a value the model cannot read (text in a number column, an impossible date, a label
+    the API refuses) is not scored and not dropped: its `error` column says which value, and why.
 
     Args:
         progress: optional callable wrapping the chunk iterator (e.g. rich.progress.track).
@@ -84,9 +32,8 @@ def predict_file(
     """
     import pandas as pd
 
-    from ..contract import BOOLEAN
     from ..data.clean import normalise_columns
-    from ..data.columns import coerce_as_number
+    from ..data.columns import coerce_as_date, coerce_as_number, expand_datetimes
 
     target = output or source.with_name(f"{source.stem}_predictions{source.suffix}")
     if READERS.get(target.suffix.lower()) is None:
@@ -94,18 +41,34 @@ def predict_file(
     frame = read_table(source)
     metadata = model_files.read_metadata(project.models_dir)
     contract = load_contract(metadata)
-    features, reasons = derive_dates(normalise_columns(frame.copy()), contract, source)
+    features, problems = normalise_columns(frame.copy()), []
+    for name, derived in contract.datetime_columns.items():  # a raw date: the features make data made
+        if name in features.columns and not all(new in features.columns for new in derived):
+            features[name], bad = coerce_as_date(features[name], contract.date_formats.get(name, ""))
+            features = expand_datetimes(features, [name])[0]
+            problems.append(bad)
     missing = [name for name in contract.feature_names if name not in features.columns]
     if missing:
         raise UserError(f"{source}: no column {', '.join(missing)} — the model needs every contract feature.")
+    reject = project.config.serving.unknown_category == "reject"
     for feature in contract.features:
         column = features[feature.name]
-        if feature.kind == CATEGORICAL:
-            features[feature.name] = labels = match_labels(column, feature.categories or [])
-            reasons = join_reasons(reasons, unknown_labels(labels, feature, project))
-        else:
+        if feature.kind != CATEGORICAL:
             features[feature.name], bad = coerce_as_number(column, flag=feature.kind == BOOLEAN)
-            reasons = join_reasons(reasons, bad)
+            problems.append(bad)
+            continue
+        categories = feature.categories or []
+        labels = column.map(TrainedLabels(categories)).where(column.notna(), None)
+        features[feature.name] = labels
+        if reject and len(categories) < MAX_LISTED_CATEGORIES:  # refused, as by the API
+            allowed = ", ".join(categories[:10]) + (", …" if len(categories) > 10 else "")
+            text = (
+                f"{feature.name}: '" + labels.astype(str) + f"' was not seen in training (allowed: {allowed})"
+            )
+            problems.append(text.where(labels.notna() & ~labels.isin(categories), ""))
+    reasons = pd.concat(problems, axis=1).agg(
+        lambda row: "; ".join(reason for reason in row if reason), axis=1
+    )
     readable = features[reasons == ""]
     predictor = load_predictor(project.models_dir, metadata)
     size = project.config.serving.max_batch_rows
