@@ -11,7 +11,8 @@ this process), and req/s is the median over the rounds. Also: seconds from proce
     make pipeline && python benchmarks/serve_bench.py
 
 Floors (issue 11): this API >= 25x mlflow models serve; the log costs <= 10% of single-row req/s;
-/ready <= 1.5 s. Needs the train extras (MLflow) besides serve; runs offline on 127.0.0.1 only.
+/ready <= 1.5 s (issue 13: with --feedback, POST /feedback at a tenth of the prediction rate costs
+<= 5% of it). Needs the train extras (MLflow) besides serve; runs offline on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -28,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -308,6 +311,61 @@ def mlflow_model_uri(project: Any, run_id: str) -> str:
     return f"models:/{model.model_id}"
 
 
+def logged_request_ids(port: int, bodies: list[bytes], count: int = 200) -> list[dict[str, Any]]:
+    """Score `count` rows one by one; return a label for each (its own prediction as the actual value)."""
+    labels = []
+    for index in range(count):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=bodies[index % len(bodies)],
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request) as response:
+            actual = json.load(response)["prediction"]
+            labels.append({"request_id": response.headers["X-Request-ID"], "actual": actual})
+    return labels
+
+
+def post_feedback(port: int, labels: list[dict[str, Any]], per_second: float, stop: threading.Event) -> None:
+    """POST /feedback one label at a time at `per_second` on a keep-alive connection, until stopped."""
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    started, sent = time.perf_counter(), 0
+    while not stop.is_set():
+        body = json.dumps(labels[sent % len(labels)])
+        connection.request("POST", "/feedback", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200, response.read()[:300]
+        response.read()
+        sent += 1
+        stop.wait(max(0.0, started + sent / per_second - time.perf_counter()))
+    connection.close()
+
+
+def feedback_cost(port: int, pid: int, bodies: list[bytes], args: argparse.Namespace, client: str) -> str:
+    """Measure what POST /feedback, at a tenth of the prediction rate, costs the single-row predictions."""
+    labels = logged_request_ids(port, bodies)
+    time.sleep(2.0)  # the prediction log writes them (monitoring.flush_seconds)
+    alone: list[Load] = []
+    shared: list[Load] = []
+    for _ in range(args.rounds):
+        for loads, per_second in ((alone, 0.0), (shared, alone[-1].rps / 10 if alone else 0.0)):
+            stop = threading.Event()
+            poster = threading.Thread(target=post_feedback, args=(port, labels, per_second, stop))
+            before = cpu_seconds(pid)
+            if per_second:
+                poster.start()
+            loads.append(drive(port, "/predict", bodies, args.connections, args.seconds, client))
+            stop.set()
+            if per_second:
+                poster.join()
+            after = cpu_seconds(pid)
+            loads[-1].cpu_seconds = None if before is None or after is None else after - before
+    rps = [statistics.median(load.rps for load in loads) for loads in (alone, shared)]
+    cpu = [_cpu_per_request(loads) for loads in (alone, shared)]
+    text = (f"feedback cost                  : {(1 - rps[1] / rps[0]) * 100:5.1f}%   (of single-row req/s; floor "
+            f"<= 5%; {rps[0]:.0f} -> {rps[1]:.0f} req/s with POST /feedback at a tenth of that)")  # fmt: skip
+    if cpu[0] and cpu[1]:
+        text += f"\nfeedback CPU per prediction    : {(cpu[1] / cpu[0] - 1) * 100:+5.1f}%   (independent of machine load)"
+    return text
+
+
 def load_options(description: str, rounds: int) -> argparse.ArgumentParser:
     """The options both benchmarks take: the config, and the shape and source of the load."""
     parser = argparse.ArgumentParser(description=description)
@@ -341,6 +399,8 @@ def main() -> int:
 
     parser = load_options(__doc__.splitlines()[0], rounds=3)
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out `mlflow models serve`")
+    parser.add_argument("--feedback", action="store_true",
+                        help="also measure predictions while POST /feedback runs at a tenth of their rate")  # fmt: skip
     args = parser.parse_args()
     client = load_client(args.client)
 
@@ -399,6 +459,10 @@ def main() -> int:
                 after = cpu_seconds(pid)
                 load.cpu_seconds = None if before is None or after is None else after - before
                 rounds[name].append(load)
+        feedback = ""
+        if args.feedback:
+            pid, port, _, _ = servers["this API"]
+            feedback = feedback_cost(port, pid, ours, args, client)
 
     report(
         rounds,
@@ -410,6 +474,8 @@ def main() -> int:
         project.config.model.family,
         client,
     )
+    if feedback:
+        print(feedback)
     return 0
 
 

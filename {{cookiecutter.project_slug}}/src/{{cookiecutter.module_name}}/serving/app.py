@@ -1,7 +1,6 @@
 """The prediction API: FastAPI routes over the served model, with request models from the data contract."""
 
-# No `from __future__ import annotations`: FastAPI reads the routes' annotations, and the request
-# models are built at run time, so they must be real objects rather than strings.
+# No `from __future__ import annotations`: the routes' request models are built at run time.
 
 import asyncio
 import contextlib
@@ -52,9 +51,7 @@ class ServingState:
     async def predict(
         self, records: list[BaseModel], fields: list[str], response: Response
     ) -> list[dict[str, Any]]:
-        """Score validated records; return each one's answer, as the response models describe it.
-
-        The response's X-Request-ID header names the logged rows for POST /feedback."""
+        """Score validated records; return their answers, and name their logged rows in X-Request-ID."""
         assert self.predictor is not None, "the lifespan loads the model"
         started = time.perf_counter()
         rows, warnings = [], []
@@ -76,7 +73,6 @@ class ServingState:
         return answers
 
     def score_rows(self, rows: list[Row]) -> Scores:
-        """Score rows in one model call."""
         assert self.predictor is not None, "the lifespan loads the model"
         self.telemetry.batch_rows.observe(len(rows))
         return self.predictor.predict(rows)
@@ -88,8 +84,7 @@ class ServingState:
         return await self.batcher.submit(rows)
 
     async def start(self, project: Project) -> None:
-        """Load the model file (after checking its digest) and start the batcher, the prediction log
-        and the watch for a new champion."""
+        """Load the model, then start the prediction log and the watch for a new champion."""
         self.log = PredictionLog.for_project(project, self.version, "", self.telemetry.log)
         await self.serve(project, self.metadata)
         self.log.start()
@@ -114,10 +109,8 @@ class ServingState:
                     metadata.get("runtime_reason"))  # fmt: skip
 
     async def watch_champion(self, project: Project) -> None:
-        """Every monitoring.reload_seconds, serve models/model.json's champion if its version changed.
-
-        Only a champion with the same inputs and target swaps in: the request models stay those built
-        at start (a new input or class needs a restart)."""
+        """Every monitoring.reload_seconds, serve a new champion in models/ if it has the same inputs
+        and classes (the request models are built once, at start)."""
         while interval := project.config.monitoring.reload_seconds:
             await asyncio.sleep(interval)
             try:
@@ -131,7 +124,6 @@ class ServingState:
                 logger.warning("models/model.json not served (%s); still serving %s", exc, self.version)
 
     async def stop(self) -> None:
-        """Stop watching and the batcher, then write what the prediction log still holds."""
         if self.watcher is not None:
             self.watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -176,9 +168,41 @@ def create_app(project: Project | None = None) -> FastAPI:
 
 
 def add_routes(app: FastAPI, state: ServingState, labels: Any, project: Project) -> None:
+    """The routes, the scoring ones first: a request is matched against them in this order."""
     models = state.models
     limit = models.max_body_bytes  # larger bodies are refused (413) before they are read
     demo_page = resources.files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
+
+    @app.post(
+        "/predict", response_model=models.response, tags=["predict"], responses=ERRORS, max_body_size=limit
+    )
+    async def predict(record: models.record, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Score one record."""
+        (answer,) = await state.predict([record], ["body"], response)
+        return {**answer, "model_version": state.version}
+
+    @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS,
+              max_body_size=limit)  # fmt: skip
+    async def predict_batch(request: models.batch_request, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Score a list of records (at most serving.max_batch_rows) in one call."""
+        fields = [f"records.{index}" for index in range(len(request.records))]
+        answers = await state.predict(request.records, fields, response)
+        return {"predictions": answers, "model_version": state.version}
+
+    @app.post("/feedback", response_model=FeedbackAnswer, tags=["feedback"], responses=ERRORS,
+              max_body_size=limit)  # fmt: skip
+    def post_feedback(body: labels) -> FeedbackAnswer:  # type: ignore[valid-type]
+        """Store the true target of logged predictions: one label or a list (see serving/feedback.py)."""
+        if state.feedback is None:
+            raise HTTPException(
+                409, "the prediction log is off (monitoring.log_predictions): nothing to label"
+            )
+        try:
+            return state.feedback.answer(body if isinstance(body, list) else [body])
+        except SQLAlchemyError as exc:  # the store is down: the client may retry
+            raise HTTPException(
+                503, f"the prediction log's database did not answer: {type(exc).__name__}"
+            ) from None
 
     @app.get("/", response_class=HTMLResponse, tags=["demo"])
     def demo() -> HTMLResponse:
@@ -212,37 +236,6 @@ def add_routes(app: FastAPI, state: ServingState, labels: Any, project: Project)
         if not (card := project.models_dir / "model_card.md").is_file():
             raise HTTPException(404, f"no model card at {card}: run `make evaluate`, then `make promote`")
         return PlainTextResponse(card.read_text(encoding="utf-8"), media_type="text/markdown")
-
-    @app.post(
-        "/predict", response_model=models.response, tags=["predict"], responses=ERRORS, max_body_size=limit
-    )
-    async def predict(record: models.record, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Score one record."""
-        (answer,) = await state.predict([record], ["body"], response)
-        return {**answer, "model_version": state.version}
-
-    @app.post("/predict/batch", response_model=models.batch_response, tags=["predict"], responses=ERRORS,
-              max_body_size=limit)  # fmt: skip
-    async def predict_batch(request: models.batch_request, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Score a list of records (at most serving.max_batch_rows) in one call."""
-        fields = [f"records.{index}" for index in range(len(request.records))]
-        answers = await state.predict(request.records, fields, response)
-        return {"predictions": answers, "model_version": state.version}
-
-    @app.post("/feedback", response_model=FeedbackAnswer, tags=["feedback"], responses=ERRORS,
-              max_body_size=limit)  # fmt: skip
-    def post_feedback(body: labels) -> FeedbackAnswer:  # type: ignore[valid-type]
-        """Store the true target of logged predictions: one label or a list (see serving/feedback.py)."""
-        if state.feedback is None:
-            raise HTTPException(
-                409, "the prediction log is off (monitoring.log_predictions): nothing to label"
-            )
-        try:
-            return state.feedback.answer(body if isinstance(body, list) else [body])
-        except SQLAlchemyError as exc:  # the store is down: the client may retry
-            raise HTTPException(
-                503, f"the prediction log's database did not answer: {type(exc).__name__}"
-            ) from None
 
     @app.get("/metrics", tags=["status"], response_class=Response)
     def metrics() -> Response:

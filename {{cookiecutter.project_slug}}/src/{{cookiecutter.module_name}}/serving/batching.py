@@ -17,12 +17,11 @@ class MicroBatcher:
         self.score = score
         self.max_rows = max_rows
         self.wait_s = wait_s
-        self.queue: asyncio.Queue[Job] | None = None
+        self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.carry: Job | None = None  # the job that did not fit into the last batch
 
     async def start(self) -> None:
-        self.queue = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name="micro-batcher")
 
     async def stop(self) -> None:
@@ -32,14 +31,13 @@ class MicroBatcher:
 
     async def submit(self, rows: list[Row]) -> Scores:
         """Score these rows (at most max_rows) together with whatever else is waiting."""
-        if self.queue is None:
+        if self.task is None:
             raise RuntimeError("MicroBatcher.start() was not awaited — start it in the app's lifespan.")
         future = asyncio.get_running_loop().create_future()
         self.queue.put_nowait((rows, future))
         return await future
 
     async def _run(self) -> None:
-        assert self.queue is not None
         while True:
             jobs = [self.carry or await self.queue.get()]
             self.carry = None

@@ -73,10 +73,10 @@ def describe_error(error: dict[str, Any], known: list[str] | None = None) -> dic
     kind = error.get("type", "")
     context = error.get("ctx") or {}
     if kind == "json_invalid":
-        where = loc[0] if loc else "?"
+        where = f"character {loc[0]}" if loc else "?"
         return {
             "field": "body",
-            "reason": f"malformed JSON ({context.get('error', 'cannot parse')}) at character {where}",
+            "reason": f"malformed JSON ({context.get('error', 'cannot parse')}) at {where}",
         }
     reasons = {
         "missing": "required field is missing" if loc else "a JSON body is required",
@@ -103,6 +103,9 @@ def describe_error(error: dict[str, Any], known: list[str] | None = None) -> dic
     return {"field": field, "reason": reason}
 
 
+MALFORMED = {UnicodeDecodeError: "not UTF-8 text", RecursionError: "nested too deeply"}
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Give 413 the API's error shape, and make FastAPI's 400 for an undecodable body a 422."""
     assert isinstance(exc, HTTPException)
@@ -113,11 +116,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)
     if isinstance(cause, ClientDisconnect):  # nobody is left to read it: 499, as nginx counts it
         return Response(status_code=499)
-    if isinstance(cause, UnicodeDecodeError):
-        return body_error(422, "malformed JSON (not UTF-8 text)")
-    if isinstance(cause, RecursionError):
-        return body_error(422, "malformed JSON (nested too deeply)")
-    return body_error(422, "malformed JSON (cannot be decoded)")  # e.g. an integer of over 4300 digits
+    # Otherwise e.g. an integer of over 4300 digits.
+    return body_error(422, f"malformed JSON ({MALFORMED.get(type(cause), 'cannot be decoded')})")
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,6 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,19 +21,6 @@ from .telemetry import LogTelemetry
 
 logger = logging.getLogger(__name__)
 MAX_RETRY_PAUSE_S = 30.0
-
-
-@dataclass(slots=True)
-class LoggedPrediction:
-    """One scored record as a route hands it over; the writer thread makes it a table row."""
-
-    request: int  # the request's number in this process
-    row_index: int
-    created: float  # time.time()
-    latency_ms: float
-    features: dict[str, Any]  # the contract's features only: identifier and sensitive columns are no inputs
-    prediction: Any
-    probabilities: dict[str, float] | None
 
 
 class PredictionLog:
@@ -55,8 +41,8 @@ class PredictionLog:
         self.model_version, self.runtime = model_version, runtime
         self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
         self.telemetry = telemetry or LogTelemetry(CollectorRegistry())
-        self.queue: queue.Queue[LoggedPrediction] = queue.Queue(maxsize=capacity)
-        self.pending: list[LoggedPrediction] = []  # taken from the queue, not written yet
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=capacity)
+        self.pending: list[dict[str, Any]] = []  # table rows taken from the queue, not written yet
         # Request ids are unique across workers and restarts: a random prefix per process, then a count.
         self.prefix = os.urandom(6).hex()
         self.requests = itertools.count()
@@ -82,27 +68,27 @@ class PredictionLog:
             self.thread.start()
 
     def add(self, rows: list[dict[str, Any]], answers: list[dict[str, Any]], started: float) -> str:
-        """Queue one request's rows and answers ({"prediction", "probabilities"?}) if there is room.
-
-        Args:
-            started: time.perf_counter() when the request arrived (the logged latency starts there).
-
-        Returns:
-            The request id the rows are logged under (labels name it: serving/feedback.py).
-        """
-        request, created = next(self.requests), time.time()
+        """Queue one request's rows and answers as table rows, if there is room (`started`: its
+        perf_counter() on arrival); return the request id they are logged under (feedback names it)."""
+        request_id = f"{self.prefix}-{next(self.requests)}"
         if self.table is None:
             return ""
-        latency_ms = (time.perf_counter() - started) * 1000
+        shared = {
+            "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
+            "request_id": request_id,
+            "model_version": self.model_version,
+            "runtime": self.runtime,
+            "latency_ms": (time.perf_counter() - started) * 1000,
+        }
         for index, (row, answer) in enumerate(zip(rows, answers, strict=True)):
-            record = LoggedPrediction(request, index, created, latency_ms, row, answer["prediction"],
-                                      answer.get("probabilities"))  # fmt: skip
             try:
-                self.queue.put_nowait(record)
+                self.queue.put_nowait({**shared, "row_index": index, "features": row,
+                                       "prediction": answer["prediction"],
+                                       "probabilities": answer.get("probabilities")})  # fmt: skip
             except queue.Full:
                 self._drop(len(rows) - index)
                 break
-        return f"{self.prefix}-{request}"
+        return request_id
 
     def waiting(self) -> int:
         """Return how many records are queued or being retried."""
@@ -151,27 +137,15 @@ class PredictionLog:
     def _write(self) -> bool:
         """Insert the pending records in one transaction; keep them for a retry if that fails."""
         assert self.table is not None
-        rows = [self._table_row(record) for record in self.pending]
         try:
-            self.table.insert_rows(rows)
+            self.table.insert_rows(self.pending)
         except Exception as exc:  # any store failure: keep the records, retry later
             self.telemetry.write_errors.inc()
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            logger.warning("prediction log: %d records not written yet, will retry (%s)", len(rows), reason)
+            logger.warning(
+                "prediction log: %d records not written yet, will retry (%s)", len(self.pending), reason
+            )
             return False
-        self.telemetry.written.inc(len(rows))
+        self.telemetry.written.inc(len(self.pending))
         self.pending = []
         return True
-
-    def _table_row(self, record: LoggedPrediction) -> dict[str, Any]:
-        return {
-            "created_at": datetime.fromtimestamp(record.created, timezone.utc).replace(tzinfo=None),
-            "request_id": f"{self.prefix}-{record.request}",
-            "row_index": record.row_index,
-            "model_version": self.model_version,
-            "runtime": self.runtime,
-            "latency_ms": record.latency_ms,
-            "features": record.features,
-            "prediction": record.prediction,
-            "probabilities": record.probabilities,
-        }

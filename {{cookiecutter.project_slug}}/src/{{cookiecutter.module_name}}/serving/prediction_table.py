@@ -61,18 +61,14 @@ class PredictionTable:
             self._engine = engine
         return self._engine
 
-    def insert_rows(self, rows: list[dict[str, Any]]) -> int:
-        """Insert rows in one transaction, skipping any already written; return how many were new."""
+    def insert_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in one transaction (one executemany), skipping any already written."""
         engine = self.connect()
         insert = INSERTS.get(engine.dialect.name)
+        # Another database: there a retried batch is refused by the unique constraint.
+        statement = sa.insert(predictions) if insert is None else insert(predictions).on_conflict_do_nothing()
         with engine.begin() as connection:
-            if insert is None:  # another database: there a retried batch is refused by the unique constraint
-                connection.execute(sa.insert(predictions), rows)
-                return len(rows)
-            # RETURNING names the rows inserted, and has SQLAlchemy send them as multi-row INSERTs
-            # ("insertmanyvalues"): a statement per 1000 rows, not one per row.
-            statement = insert(predictions).on_conflict_do_nothing().returning(predictions.c.id)
-            return len(connection.execute(statement, rows).all())
+            connection.execute(statement, rows)
 
     def count(self) -> int:
         with self.connect().connect() as connection:

@@ -35,27 +35,18 @@ def run_server(project: Project, *, host: str | None, port: int | None, workers:
     workers = workers or serving.workers
     # Workers are fresh processes: they find the config through the environment, not an argument.
     os.environ[CONFIG_ENV_VAR] = str(project.config_path)
-    telemetry_dir = None
     if workers > 1:  # prometheus-client's multiprocess mode: the workers' numbers meet in files here
-        telemetry_dir = tempfile.mkdtemp(prefix="prometheus-")
-        os.environ[MULTIPROCESS_ENV_VAR] = telemetry_dir
+        os.environ[MULTIPROCESS_ENV_VAR] = tempfile.mkdtemp(prefix="prometheus-")
+    # uvicorn's logging, plus this package's logger (model loaded, internal errors).
+    loggers = {
+        **LOGGING_CONFIG["loggers"],
+        __package__: {"handlers": ["default"], "level": "INFO", "propagate": False},
+    }
     try:
-        uvicorn.run(
-            f"{__package__}.app:create_app",
-            factory=True,
-            host=host or serving.host,
-            port=port or serving.port,
-            workers=workers,
-            access_log=False,  # every request is counted and timed in /metrics instead
-            log_config=with_package_logger(LOGGING_CONFIG),
-        )
+        uvicorn.run(f"{__package__}.app:create_app", factory=True, host=host or serving.host,
+                    port=port or serving.port, workers=workers,
+                    access_log=False,  # every request is counted and timed in /metrics instead
+                    log_config={**LOGGING_CONFIG, "loggers": loggers})  # fmt: skip
     finally:
-        if telemetry_dir is not None:
-            shutil.rmtree(telemetry_dir, ignore_errors=True)
-            os.environ.pop(MULTIPROCESS_ENV_VAR, None)
-
-
-def with_package_logger(config: dict[str, Any]) -> dict[str, Any]:
-    """Return uvicorn's logging set-up plus this package's logger (model loaded, internal errors)."""
-    package_logger = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return {**config, "loggers": {**config["loggers"], __package__: package_logger}}
+        if workers > 1:
+            shutil.rmtree(os.environ.pop(MULTIPROCESS_ENV_VAR), ignore_errors=True)

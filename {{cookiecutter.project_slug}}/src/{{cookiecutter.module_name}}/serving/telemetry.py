@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -21,13 +22,10 @@ class LogTelemetry:
         self.written = Counter("prediction_log_written", "Predictions written to the log.", registry=registry)
         self.waiting = Gauge("prediction_log_waiting", "Predictions queued or being retried, not yet written.",
                              registry=registry, multiprocess_mode="livesum")  # fmt: skip
-        self.write_errors = Counter(
-            "prediction_log_write_errors", "Failed writes to the store (retried).", registry=registry
-        )
-        self.dropped = Counter(
-            "prediction_log_dropped", "Predictions not logged: queue full, or store down at shutdown.",
-            registry=registry,
-        )  # fmt: skip
+        self.write_errors = Counter("prediction_log_write_errors", "Failed writes to the store (retried).",
+                                    registry=registry)  # fmt: skip
+        self.dropped = Counter("prediction_log_dropped", "Predictions not logged: queue full, or store down at "
+                               "shutdown.", registry=registry)  # fmt: skip
 
 
 class Telemetry:
@@ -45,11 +43,17 @@ class Telemetry:
                                 registry=registry)  # fmt: skip
         self.model = Gauge("model_info", "The model being served (value 1).", ["version", "runtime"],
                            registry=registry, multiprocess_mode="max")  # fmt: skip
-        self.predictions: Counter | None = None
-        self.values: Histogram | None = None
+        # Each label set's child is looked up once: labels() takes a lock and builds a key every call.
+        self.request_count = functools.cache(self.requests.labels)
+        self.request_latency = functools.cache(self.latency.labels)
+        self.warning_count = functools.cache(self.warnings.labels)
+        self.class_count: Any = None  # classification: the count of each class served
+        self.values: Histogram | None = None  # regression: the values served
         if task == "classification":
-            self.predictions = Counter("predictions", "Predictions served, by class.", ["class"],
-                                       registry=registry)  # fmt: skip
+            predictions = Counter(
+                "predictions", "Predictions served, by class.", ["class"], registry=registry
+            )
+            self.class_count = functools.cache(predictions.labels)
         else:
             low, high = target_range or (0.0, 1.0)
             step = (high - low) / 10 or 1.0
@@ -60,10 +64,10 @@ class Telemetry:
     def count_predictions(self, predictions: list[Any], warnings: list[list[str]]) -> None:
         for flags in warnings:
             for warning in flags:
-                self.warnings.labels(warning.split(":", 1)[0]).inc()
+                self.warning_count(warning.split(":", 1)[0]).inc()
         for prediction in predictions:
-            if self.predictions is not None:
-                self.predictions.labels(prediction).inc()
+            if self.class_count is not None:
+                self.class_count(prediction).inc()
             elif self.values is not None:
                 self.values.observe(prediction)
 
@@ -104,5 +108,5 @@ class RequestTelemetry:
             raise
         finally:
             path = scope["path"] if scope["path"] in PATHS else "other"
-            self.telemetry.requests.labels(path, status).inc()
-            self.telemetry.latency.labels(path).observe(time.perf_counter() - started)
+            self.telemetry.request_count(path, status).inc()
+            self.telemetry.request_latency(path).observe(time.perf_counter() - started)
